@@ -8,11 +8,12 @@ are ``Decimal(raw) * 10**scaler`` computed without rounding, so a register that 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, List, NamedTuple, Optional
+from typing import Any, List, NamedTuple, Optional, Tuple
 
 from pyhm.obis import obis_name, obis_str, unit_symbol
 from pyhm.sml.errors import SmlError
 from pyhm.sml.messages import GET_LIST_RES, OPEN_RES, Message, SmlTime, parse_messages
+from pyhm.sml.template import Template, TemplateCache
 from pyhm.sml.transport import Frame
 
 
@@ -52,14 +53,38 @@ class Reading(NamedTuple):
         return isinstance(self.value, Decimal)
 
 
-class Telegram(NamedTuple):
-    """A decoded frame: its messages and readings, or why there are none."""
+class Telegram:
+    """A decoded frame: its readings, or why there are none. The typed messages are decoded
+    only when asked for: the readings (the fast path) do not need them."""
 
-    frame: Optional[Frame]
-    messages: List[Message]
-    server_id: Optional[bytes]
-    readings: List[Reading]
-    error: Optional[str]
+    __slots__ = ("frame", "payload", "crc", "server_id", "readings", "error", "_messages")
+
+    def __init__(
+        self,
+        frame: Optional[Frame],
+        payload: bytes,
+        crc: str,
+        server_id: Optional[bytes],
+        readings: List[Reading],
+        error: Optional[str],
+        messages: Optional[List[Message]] = None,
+    ) -> None:
+        self.frame = frame
+        self.payload = payload
+        self.crc = crc
+        self.server_id = server_id
+        self.readings = readings
+        self.error = error
+        self._messages = messages
+
+    @property
+    def messages(self) -> List[Message]:
+        if self._messages is None:
+            try:
+                self._messages = parse_messages(self.payload, self.crc) if self.error is None else []
+            except SmlError:
+                self._messages = []
+        return self._messages
 
     @property
     def crc_ok(self) -> bool:
@@ -68,6 +93,17 @@ class Telegram(NamedTuple):
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Telegram):
+            return NotImplemented
+        return (self.frame, self.payload, self.server_id, self.readings, self.error) == (
+            other.frame, other.payload, other.server_id, other.readings, other.error)
+
+    def __repr__(self) -> str:
+        state = "ok" if self.ok else f"error={self.error!r}"
+        server = self.server_id.hex() if self.server_id else None
+        return f"Telegram(server_id={server}, readings={len(self.readings)}, {state})"
 
 
 _POWER = "1-0:16.7.0*255"
@@ -82,49 +118,101 @@ def dzg_unsigned_power(server_id: bytes) -> bool:
     return 42_000_000 <= serial <= 48_999_999 or 55_000_000 <= serial <= 58_999_999
 
 
+def _reading(server: bytes, fix_power: bool, name: bytes, status: Any, time: Optional[SmlTime],
+             unit: Optional[int], scaler: Optional[int], raw: Any) -> Reading:
+    """One list entry as a Reading; the only place entries become readings (both paths)."""
+    obis = obis_str(name)
+    value = scaled(raw, scaler)
+    if fix_power and obis == _POWER and raw.__class__ is int and -0x8000 <= raw < 0:
+        value = scaled(raw + 0x10000, scaler)
+    return Reading(server, obis, value, unit, scaler, raw, status, time)
+
+
 def readings_of(messages: List[Message]) -> List[Reading]:
     """The readings of every SML_GetList.Res among ``messages``."""
     out: List[Reading] = []
     for message in messages:
         if message.tag != GET_LIST_RES:
             continue
-        body = message.body
-        server = body.server_id or b""
-        fix_power = dzg_unsigned_power(server)
-        append = out.append
-        for e in body.entries:
-            if e.value is None:  # an entry without a value carries nothing to keep
-                continue
-            obis = obis_str(e.obj_name)
-            value = scaled(e.value, e.scaler)
-            if fix_power and obis == _POWER and e.value.__class__ is int and -0x8000 <= e.value < 0:
-                value = scaled(e.value + 0x10000, e.scaler)
-            append(Reading(server, obis, value, e.unit, e.scaler, e.value, e.status, e.val_time))
+        server = message.body.server_id or b""
+        fix = dzg_unsigned_power(server)
+        out += [
+            _reading(server, fix, e.obj_name, e.status, e.val_time, e.unit, e.scaler, e.value)
+            for e in message.body.entries
+            if e.value is not None  # an entry without a value carries nothing to keep
+        ]
     return out
 
 
 def server_id_of(messages: List[Message]) -> Optional[bytes]:
-    """The meter's server id: from its GetList.Res, else from its Open.Res."""
+    """The meter's server id: from its GetList.Res, else from its first Open.Res."""
     fallback = None
+    seen_open = False
     for message in messages:
         if message.tag == GET_LIST_RES and message.body.server_id:
             return message.body.server_id
-        if message.tag == OPEN_RES and fallback is None:
+        if message.tag == OPEN_RES and not seen_open:
+            seen_open = True
             fallback = message.body.server_id
     return fallback
 
 
+_TIME_KINDS = {1: "sec_index", 2: "timestamp"}
+
+
+def _get(values: Tuple[Any, ...], index: Optional[int]) -> Any:
+    return None if index is None else values[index]
+
+
+def _time(spec: Any, values: Tuple[Any, ...]) -> Optional[SmlTime]:
+    if spec is None:
+        return None
+    if spec[0] == "choice":
+        return SmlTime(_TIME_KINDS[values[spec[1]]], values[spec[2]])
+    if spec[0] == "bare":
+        return SmlTime("bare", values[spec[1]])
+    _, _, ts, offset, season = spec
+    return SmlTime("local_timestamp", values[ts], _get(values, offset), _get(values, season))
+
+
+def _by_template(template: Template, values: Tuple[Any, ...]) -> Tuple[Optional[bytes], List[Reading]]:
+    """Readings and server id straight from the unpacked values of a known layout."""
+    server_id = _get(values, template.open_server)
+    out: List[Reading] = []
+    found = False
+    for server_index, rows in template.lists:
+        server = _get(values, server_index)
+        if server and not found:
+            server_id, found = server, True
+        server = server or b""
+        fix = dzg_unsigned_power(server)
+        out += [
+            _reading(server, fix, values[n], _get(values, st), _time(t, values), _get(values, u),
+                     _get(values, sc), values[v])
+            for n, st, t, u, sc, v in rows
+        ]
+    return server_id, out
+
+
+_templates = TemplateCache()
+
+
 def decode_payload(payload: bytes, crc: str = "x25", frame: Optional[Frame] = None) -> Telegram:
     """Decode a frame payload or a bare message sequence; errors are reported, not raised."""
+    hit = _templates.find(payload)
+    if hit is not None:
+        server_id, readings = _by_template(*hit)
+        return Telegram(frame, payload, crc, server_id, readings, None)
     try:
         messages = parse_messages(payload, crc)
     except SmlError as exc:
-        return Telegram(frame, [], None, [], str(exc))
-    return Telegram(frame, messages, server_id_of(messages), readings_of(messages), None)
+        return Telegram(frame, payload, crc, None, [], str(exc), [])
+    _templates.learn(payload)
+    return Telegram(frame, payload, crc, server_id_of(messages), readings_of(messages), None, messages)
 
 
 def decode_frame(frame: Frame) -> Telegram:
     """Decode one frame from the FrameReader. A damaged frame yields no readings, only its error."""
     if not frame.crc_ok:
-        return Telegram(frame, [], None, [], frame.error)
+        return Telegram(frame, frame.payload, "x25", None, [], frame.error, [])
     return decode_payload(frame.payload, frame.crc or "x25", frame)

@@ -1,0 +1,87 @@
+"""``pyhm decode`` and ``pyhm demo`` as a user runs them: a real process, real files, stdin."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import List
+
+import corpus
+from pyhm.simulator import SimulatedMeter
+
+HOLLEY = corpus.ROOT / "raw" / "libsml-testing__HOLLEY_DTZ541-ZDBA__1.hex"
+
+
+def pyhm(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pyhm", *args], input=stdin, capture_output=True, timeout=60)
+
+
+def json_lines(out: bytes) -> List[dict]:
+    return [json.loads(line, parse_float=Decimal) for line in out.decode().splitlines()]
+
+
+def test_json_lines_with_exact_numbers() -> None:
+    result = pyhm("decode", "--hex", "--json", str(HOLLEY))
+    assert result.returncode == 0, result.stderr
+    frames = json_lines(result.stdout)
+    assert [f["crc_ok"] for f in frames] == [True] * 7 + [False]
+    first = {r["obis"]: r for r in frames[0]["readings"]}
+    assert frames[0]["server_id"] == "0a01484c59020003a910"
+    energy = first["1-0:1.8.2*255"]
+    assert energy["value"] == Decimal("177360.1") and b'"value":177360.1,' in result.stdout
+    assert energy["unit"] == "Wh" and energy["raw"] == 1773601 and energy["scaler"] == -1
+    assert energy["name"] == "Energy import tariff 2"
+    assert first["1-0:96.50.1*1"]["value"] == "HLY"  # printable octet string as text
+    assert first["1-0:96.1.0*255"]["value"] == "0a 01 48 4c 59 02 00 03 a9 10"
+    assert first["1-0:81.7.4*255"]["unit"] == "°"
+    assert frames[-1]["readings"] == [] and frames[-1]["error"] == "truncated"
+
+
+def test_binary_from_stdin_and_table() -> None:
+    data = bytes.fromhex(HOLLEY.read_text())
+    result = pyhm("decode", "-", stdin=data)
+    assert result.returncode == 0
+    text = result.stdout.decode()
+    assert "frame 1: CRC ok (x25), server id 0a01484c59020003a910" in text
+    assert "177360.1 Wh" in text
+    assert text.rstrip().endswith("7 frames decoded, 1 damaged")
+
+
+def test_simulated_meter_capture(tmp_path: Path) -> None:
+    meter = SimulatedMeter(5)
+    capture = tmp_path / "meter.bin"
+    capture.write_bytes(b"\xffnoise" + b"".join(meter.telegram() for _ in range(3)))
+    frames = json_lines(pyhm("decode", "--json", str(capture)).stdout)
+    assert len(frames) == 3 and all(f["crc_ok"] for f in frames)
+    values = {r["obis"]: r["value"] for r in frames[-1]["readings"]}
+    assert values["1-0:1.8.0*255"] == Decimal(meter.import_cws // 36000) / 10
+
+
+def test_bare_messages_are_decoded() -> None:
+    path = corpus.ROOT / "messages_only" / "sml2mqtt__ISK_Iskra__1.hex"
+    (frame,) = json_lines(pyhm("decode", "--hex", "--json", str(path)).stdout)
+    assert {r["obis"]: r["value"] for r in frame["readings"]}["1-0:1.8.0*255"] == Decimal("253917.7")
+
+
+def test_errors_are_clear(tmp_path: Path) -> None:
+    missing = pyhm("decode", str(tmp_path / "nope.bin"))
+    assert missing.returncode == 2 and b"cannot read" in missing.stderr and b"Traceback" not in missing.stderr
+    bad = tmp_path / "bad.hex"
+    bad.write_text("zz not hex")
+    result = pyhm("decode", "--hex", str(bad))
+    assert result.returncode == 2 and b"is not hex" in result.stderr
+
+
+def test_garbage_only_input_exits_zero() -> None:
+    result = pyhm("decode", "-", stdin=bytes(range(256)) * 10)
+    assert result.returncode == 0 and b"0 frames decoded, 0 damaged" in result.stdout
+
+
+def test_version_and_demo() -> None:
+    assert pyhm("--version").stdout.startswith(b"pyhm ")
+    demo = pyhm("demo", "--count", "2", "--interval", "0")
+    assert demo.returncode == 0
+    assert demo.stdout.count(b"CRC ok (x25)") == 4
