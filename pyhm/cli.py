@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import List, Optional
 
@@ -19,6 +20,15 @@ def _demo(args: argparse.Namespace) -> int:
     from pyhm import demo
 
     return demo.run(args.count, args.interval)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from pyhm import export
+
+    return export.run(args.db, args.meter, args.obis, args.start, args.end, args.format, args.resolution)
+
+
+DEFAULT_DB = os.environ.get("PYHM_DB", "/var/lib/pyhm/pyhm.db")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +49,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=None, help="stop after this many telegrams per meter")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between telegrams")
     p.set_defaults(func=_demo)
+
+    p = sub.add_parser("export", help="export one series of one meter as CSV or JSON")
+    p.add_argument("--db", default=DEFAULT_DB, help="database file (default: %(default)s)")
+    p.add_argument("--meter", required=True, help="meter name, id or server id (hex)")
+    p.add_argument("--obis", required=True, help="OBIS code, e.g. 1-0:1.8.0")
+    p.add_argument("--from", dest="start", help="start, ISO 8601 (default: 24 hours before --to)")
+    p.add_argument("--to", dest="end", help="end, ISO 8601 (default: now)")
+    p.add_argument("--format", choices=("csv", "json"), default="csv")
+    p.add_argument("--resolution", choices=("raw", "minute", "hour", "day"), default="raw")
+    p.set_defaults(func=_export)
     return parser
 
 

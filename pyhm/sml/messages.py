@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from pyhm.sml.crc import crc_kermit, crc_x25
 from pyhm.sml.errors import MessageError, ParseError
-from pyhm.sml.tl import END, read_list, read_tl, read_value
+from pyhm.sml.tl import read_list, read_tl, read_value
 
 OPEN_REQ, OPEN_RES = 0x0100, 0x0101
 CLOSE_REQ, CLOSE_RES = 0x0200, 0x0201

@@ -1,0 +1,291 @@
+"""Reading the database: charts, consumption, latest values, statistics, export.
+
+Everything here opens the database read-only, from any process, while the writer writes (WAL).
+A chart of any range costs about the same: the store answers from the coarsest resolution that
+still gives the points asked for (raw telegrams, then minute, hour, day rollups) and merges
+buckets with the same exact arithmetic the writer uses.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
+
+from pyhm.obis import obis_name, unit_symbol
+from pyhm.store.codec import Layout, parse_spec
+from pyhm.store.rollup import LEVEL_MS, MINUTE_MS, Agg, decimal
+from pyhm.store.schema import connect
+
+RAW_ROWS_PER_POINT = 4  # raw telegrams are read for ranges up to points * this many seconds
+ROLLUP_ROWS_PER_POINT = 10
+PERIODS = ("day", "week", "month", "year")
+
+
+class Point(NamedTuple):
+    """One chart point: a bucket's start and its value (gauges: mean, with min and max;
+    counters: the last reading)."""
+
+    ts_ms: int
+    value: Decimal
+    min: Optional[Decimal] = None
+    max: Optional[Decimal] = None
+
+
+class Series(NamedTuple):
+    id: int
+    meter_id: int
+    obis: str
+    unit: Optional[int]
+    kind: str
+
+    @property
+    def unit_symbol(self) -> Optional[str]:
+        return unit_symbol(self.unit)
+
+    @property
+    def name(self) -> Optional[str]:
+        return obis_name(self.obis)
+
+
+class Meter(NamedTuple):
+    id: int
+    server_id: bytes
+    name: Optional[str]
+    note: Optional[str]
+    first_seen_ms: int
+
+    @property
+    def label(self) -> str:
+        return self.name or self.server_id.hex()
+
+
+class NotFound(LookupError):
+    """No such meter or series."""
+
+
+def point_of(agg: Agg) -> Point:
+    """A bucket as a chart point."""
+    if agg.counter:
+        return Point(agg.start, decimal(agg.last, agg.exp))  # type: ignore[arg-type]
+    mean = (Decimal(agg.vsum) / agg.n).scaleb(agg.exp).quantize(Decimal(1).scaleb(agg.exp - 2))  # type: ignore[arg-type]
+    return Point(agg.start, mean, decimal(agg.vmin, agg.exp), decimal(agg.vmax, agg.exp))
+
+
+class Query:
+    """Read-only access to a pyhm database."""
+
+    def __init__(self, path: Union[str, Path]) -> None:
+        self.path = Path(path)
+        self.db = connect(self.path, readonly=True)
+        self._layouts: Dict[int, Layout] = {}
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- meters and series --------------------------------------------------------------
+
+    def meters(self) -> List[Meter]:
+        return [Meter(i, bytes(s), n, note, f) for i, s, n, note, f in
+                self.db.execute("SELECT id, server_id, name, note, first_seen_ms FROM meters ORDER BY id")]
+
+    def meter(self, ref: Union[int, str]) -> Meter:
+        """A meter by id, name or server id (hex)."""
+        for m in self.meters():
+            if str(ref) in (str(m.id), m.name, m.server_id.hex()):
+                return m
+        raise NotFound(f"no meter {ref!r}")
+
+    def series_of(self, meter_id: int) -> List[Series]:
+        return [Series(*row) for row in self.db.execute(
+            "SELECT id, meter_id, obis, unit, kind FROM series WHERE meter_id = ? ORDER BY id", (meter_id,))]
+
+    def find_series(self, meter_id: int, obis: str) -> Series:
+        for s in self.series_of(meter_id):
+            if s.obis == obis:
+                return s
+        raise NotFound(f"meter {meter_id} has no series {obis}")
+
+    def last_seen_ms(self, meter_id: int) -> Optional[int]:
+        return self.db.execute("SELECT MAX(ts_ms) FROM telegrams WHERE meter_id = ?", (meter_id,)).fetchone()[0]
+
+    # -- raw telegrams ------------------------------------------------------------------
+
+    def _layout(self, layout_id: int) -> Layout:
+        layout = self._layouts.get(layout_id)
+        if layout is None:
+            for lid, spec in self.db.execute("SELECT id, spec FROM layouts WHERE id >= ?", (layout_id,)):
+                self._layouts[lid] = Layout(lid, parse_spec(spec))
+            layout = self._layouts[layout_id]
+        return layout
+
+    def raw(self, series: Series, from_ms: int, to_ms: int) -> Iterator[Tuple[int, int, int]]:
+        """(ts_ms, integer, exponent) of every stored sample of a series in [from, to)."""
+        for ts, lid, data in self.db.execute(
+            "SELECT ts_ms, layout_id, data FROM telegrams WHERE meter_id = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms",
+            (series.meter_id, from_ms, to_ms),
+        ):
+            layout = self._layouts.get(lid) or self._layout(lid)
+            at = layout.index.get(series.id)
+            if at is not None:
+                yield ts, layout.struct.unpack(data)[at[0]], at[1]
+
+    def texts(self, series: Series, from_ms: int, to_ms: int) -> List[Tuple[int, bytes]]:
+        return [(ts, bytes(v)) for ts, v in self.db.execute(
+            "SELECT ts_ms, value FROM texts WHERE series_id = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms",
+            (series.id, from_ms, to_ms))]
+
+    def rollups(self, series: Series, level: str, from_ms: int, to_ms: int) -> Iterator[Agg]:
+        counter = series.kind == "counter"
+        for row in self.db.execute(
+            f"SELECT * FROM rollup_{level} WHERE series_id = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms",
+            (series.id, from_ms, to_ms),
+        ):
+            yield Agg.from_row(counter, row)
+
+    # -- charts -------------------------------------------------------------------------
+
+    def _oldest(self, series: Series, level: str) -> Optional[int]:
+        if level == "raw":
+            sql, key = "SELECT MIN(ts_ms) FROM telegrams WHERE meter_id = ?", series.meter_id
+        else:
+            sql, key = f"SELECT MIN(ts_ms) FROM rollup_{level} WHERE series_id = ?", series.id
+        return self.db.execute(sql, (key,)).fetchone()[0]
+
+    def choose_level(self, series: Series, from_ms: int, to_ms: int, points: int) -> str:
+        """The finest resolution that answers with about ``points`` points from few rows and
+        holds the whole range (raw telegrams are kept 35 days, minutes two years)."""
+        span = max(1, to_ms - from_ms)
+        candidates = []
+        if span <= points * RAW_ROWS_PER_POINT * 1000:
+            candidates.append("raw")
+        for level in ("minute", "hour"):
+            if span // LEVEL_MS[level] <= points * ROLLUP_ROWS_PER_POINT:
+                candidates.append(level)
+        candidates.append("day")
+        first_seen = self.db.execute("SELECT first_seen_ms FROM meters WHERE id = ?", (series.meter_id,)).fetchone()[0]
+        for level in candidates:
+            oldest = self._oldest(series, level)
+            width = LEVEL_MS.get(level, 1)
+            # Complete if it reaches back to the range's start, or to the meter's first reading.
+            if oldest is not None and oldest <= max(from_ms, first_seen - first_seen % width):
+                return level
+        return candidates[-1]
+
+    def chart(self, series: Series, from_ms: int, to_ms: int, points: int = 1000) -> Tuple[str, List[Point]]:
+        """At most ``points`` points of a series over [from, to), and the resolution used."""
+        if series.kind == "text":
+            raise NotFound(f"{series.obis} holds text, not numbers")
+        points = max(1, points)
+        level = self.choose_level(series, from_ms, to_ms, points)
+        step = LEVEL_MS.get(level, 1000)
+        width = step * -(-(to_ms - from_ms) // (points * step))
+        counter = series.kind == "counter"
+        buckets: List[Agg] = []
+
+        def bucket(ts: int, exp: int) -> Agg:
+            start = from_ms + (ts - from_ms) // width * width
+            if not buckets or buckets[-1].start != start:
+                buckets.append(Agg(start, counter, exp))
+            return buckets[-1]
+
+        raw_from = from_ms
+        if level != "raw":
+            for agg in self.rollups(series, level, from_ms, to_ms):
+                bucket(agg.start, agg.exp).merge(agg)
+            # The minute still open lives only in the raw telegrams (rollups are written as
+            # each minute closes): read it from there, so a chart reaches up to now.
+            closed = self.db.execute("SELECT MAX(ts_ms) FROM rollup_minute WHERE series_id = ?", (series.id,)).fetchone()[0]
+            raw_from = max(from_ms, closed + MINUTE_MS if closed is not None else from_ms)
+        prev = None
+        for ts, v, exp in self.raw(series, raw_from, to_ms):
+            bucket(ts, exp).add(v, exp, prev)
+            prev = (v, exp)
+        return level, [point_of(b) for b in buckets if b.n]
+
+    # -- consumption --------------------------------------------------------------------
+
+    def consumption(self, series: Series, period: str, from_ms: int, to_ms: int,
+                    tz: Optional[tzinfo] = None) -> List[Tuple[date, Decimal]]:
+        """What a counter counted per local day, week (from Monday), month or year.
+
+        Built from the hourly increases: a reset or a replaced counter adds nothing negative.
+        """
+        if series.kind != "counter":
+            raise NotFound(f"{series.obis} is not a counter")
+        if period not in PERIODS:
+            raise ValueError(f"period must be one of {', '.join(PERIODS)}")
+        tz = tz or datetime.now().astimezone().tzinfo
+        totals: Dict[date, Agg] = {}
+        for agg in self.rollups(series, "hour", from_ms, to_ms):
+            key = period_start(datetime.fromtimestamp(agg.start / 1000, tz).date(), period)
+            total = totals.get(key)
+            if total is None:
+                total = totals[key] = Agg(0, True, agg.exp)
+            total.merge(agg)
+        return [(key, decimal(t.inc, t.exp)) for key, t in sorted(totals.items())]  # type: ignore[misc]
+
+    # -- now ----------------------------------------------------------------------------
+
+    def latest(self, meter_id: int) -> Dict[str, Dict[str, Any]]:
+        """The newest value of every series of a meter, by OBIS code."""
+        by_id = {s.id: s for s in self.series_of(meter_id)}
+        out: Dict[str, Dict[str, Any]] = {}
+        rows = self.db.execute(
+            "SELECT ts_ms, layout_id, data FROM telegrams WHERE meter_id = ? ORDER BY ts_ms DESC LIMIT 120",
+            (meter_id,),
+        ).fetchall()
+        for ts, lid, data in rows:
+            layout = self._layouts.get(lid) or self._layout(lid)
+            for (sid, _, exp), v in zip(layout.slots, layout.unpack(data)):
+                s = by_id[sid]
+                if s.obis not in out:
+                    out[s.obis] = self._entry(s, ts, decimal(v, exp))
+        for s in by_id.values():
+            if s.kind == "text" and s.obis not in out:
+                row = self.db.execute("SELECT ts_ms, value FROM texts WHERE series_id = ? ORDER BY ts_ms DESC LIMIT 1",
+                                      (s.id,)).fetchone()
+                if row:
+                    out[s.obis] = self._entry(s, row[0], bytes(row[1]))
+        return out
+
+    @staticmethod
+    def _entry(s: Series, ts: int, value: Any) -> Dict[str, Any]:
+        return {"ts_ms": ts, "value": value, "unit": s.unit_symbol, "name": s.name, "kind": s.kind}
+
+    def stats(self) -> Dict[str, Any]:
+        """Size and contents of the database, for the status page and ``pyhm export``'s users."""
+        page_size = self.db.execute("PRAGMA page_size").fetchone()[0]
+        pages = self.db.execute("PRAGMA page_count").fetchone()[0]
+        free = self.db.execute("PRAGMA freelist_count").fetchone()[0]
+        out: Dict[str, Any] = {
+            "path": str(self.path),
+            "size_bytes": self.path.stat().st_size,
+            "used_bytes": (pages - free) * page_size,
+            "schema_version": self.db.execute("PRAGMA user_version").fetchone()[0],
+        }
+        for table in ("meters", "series", "telegrams", "texts", "rollup_minute", "rollup_hour", "rollup_day"):
+            out[f"{table}_rows"] = self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        out["oldest_raw_ms"], out["newest_raw_ms"] = self.db.execute(
+            "SELECT MIN(ts_ms), MAX(ts_ms) FROM telegrams").fetchone()
+        return out
+
+
+def period_start(day: date, period: str) -> date:
+    """The first day of the day, week (Monday), month or year that ``day`` lies in."""
+    if period == "day":
+        return day
+    if period == "week":
+        return day - timedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    return day.replace(month=1, day=1)
+
+
+def utc_ms(dt: datetime) -> int:
+    """A datetime (naive ones are local time) as UTC milliseconds."""
+    if dt.tzinfo is None:
+        dt = dt.astimezone()
+    return int(dt.astimezone(timezone.utc).timestamp() * 1000)
+

@@ -1,0 +1,149 @@
+"""The database schema, its migrations, and how connections are opened.
+
+Layout, chosen for an SD card:
+
+* ``telegrams``: one row per meter and telegram, its numeric values packed by a ``layouts``
+  entry (which series, which integer width, which scaler). One small row per second instead
+  of one row per value: about a quarter of the bytes, and one page written per commit.
+* ``texts``: octet-string values (device ids, firmware), stored only when they change.
+* ``rollup_minute|hour|day``: per series and bucket: count, min, max, sum (gauges) or first,
+  last and the sum of increases (counters), as exact integers at a decimal exponent.
+
+Times are UTC milliseconds since the epoch. ``PRAGMA user_version`` is the schema version.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Callable, Dict, Union
+
+SCHEMA_VERSION = 1
+
+
+class SchemaError(Exception):
+    """The database cannot be used by this pyhm (too new, or not a pyhm database)."""
+
+
+_V1 = """
+CREATE TABLE meters (
+    id INTEGER PRIMARY KEY,
+    server_id BLOB NOT NULL UNIQUE,
+    name TEXT,
+    note TEXT,
+    first_seen_ms INTEGER NOT NULL
+);
+CREATE TABLE series (
+    id INTEGER PRIMARY KEY,
+    meter_id INTEGER NOT NULL REFERENCES meters(id),
+    obis TEXT NOT NULL,
+    unit INTEGER,
+    kind TEXT NOT NULL CHECK (kind IN ('counter', 'gauge', 'text')),
+    scaler INTEGER,
+    wide INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (meter_id, obis, unit)
+);
+CREATE TABLE layouts (
+    id INTEGER PRIMARY KEY,
+    spec TEXT NOT NULL UNIQUE
+);
+CREATE TABLE telegrams (
+    meter_id INTEGER NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    layout_id INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    meter_time INTEGER,
+    PRIMARY KEY (meter_id, ts_ms)
+) WITHOUT ROWID;
+CREATE TABLE texts (
+    series_id INTEGER NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (series_id, ts_ms)
+) WITHOUT ROWID;
+CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+_ROLLUP = """
+CREATE TABLE rollup_{level} (
+    series_id INTEGER NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    exp INTEGER NOT NULL,
+    vmin, vmax, vsum, vfirst, vlast, vinc,
+    PRIMARY KEY (series_id, ts_ms)
+) WITHOUT ROWID;
+"""
+LEVELS = ("minute", "hour", "day")
+
+
+def _v1(db: sqlite3.Connection) -> None:
+    db.executescript(_V1 + "".join(_ROLLUP.format(level=level) for level in LEVELS))
+
+
+# version reached → the step that reaches it from the version before
+MIGRATIONS: Dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1}
+
+
+def check_version(db: sqlite3.Connection) -> int:
+    """The schema version, after refusing a database this pyhm must not touch."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise SchemaError(
+            f"the database has schema version {version}, this pyhm knows up to {SCHEMA_VERSION}: "
+            "it was written by a newer pyhm; upgrade pyhm (the database was not changed)"
+        )
+    if version == 0 and db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+        raise SchemaError("the file is an SQLite database but not a pyhm database (the file was not changed)")
+    return version
+
+
+def migrate(db: sqlite3.Connection) -> int:
+    """Bring the schema to SCHEMA_VERSION, one recorded step at a time."""
+    version = check_version(db)
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            MIGRATIONS[target](db)
+            db.execute(f"PRAGMA user_version = {target}")
+    return SCHEMA_VERSION
+
+
+def connect(path: Union[str, Path], readonly: bool = False) -> sqlite3.Connection:
+    """Open the database: the writer creates and migrates it, readers open it read-only.
+
+    WAL lets readers in other processes read while the writer writes; synchronous=NORMAL
+    keeps the database consistent through power loss (the last commits may be lost).
+    """
+    path = Path(path)
+    if readonly:
+        if not path.exists():
+            raise SchemaError(f"no database at {path} (has the acquisition service run yet?)")
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                             check_same_thread=False)
+        db.execute("PRAGMA busy_timeout = 5000")
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version != SCHEMA_VERSION:
+            db.close()
+            raise SchemaError(f"the database at {path} has schema version {version}, expected {SCHEMA_VERSION}")
+        return db
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        db.execute("PRAGMA busy_timeout = 5000")
+        check_version(db)  # before anything is written
+        if db.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
+            raise SchemaError(f"cannot switch {path} to WAL mode")
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("PRAGMA foreign_keys = ON")
+        migrate(db)
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise SchemaError(f"cannot use {path}: {exc}") from exc
+    except SchemaError:
+        db.close()
+        raise
+    return db

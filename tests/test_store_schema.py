@@ -1,0 +1,85 @@
+"""Schema versions: new databases, migrations step by step, refusals that change nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from pyhm.simulator import SimulatedMeter
+from pyhm.store import SCHEMA_VERSION, Query, SchemaError, schema
+from storehelp import Clock, feed, writer
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_new_database_is_current_and_in_wal_mode(tmp_path: Path) -> None:
+    w = writer(tmp_path / "new.db")
+    assert w.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert w.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert w.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    w.close()
+
+
+def test_newer_database_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE meters (x)")
+    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    con.close()
+    before = digest(path)
+    with pytest.raises(SchemaError, match="newer pyhm"):
+        writer(path)
+    with pytest.raises(SchemaError):
+        Query(path)
+    assert digest(path) == before
+    assert not Path(str(path) + "-wal").exists()
+
+
+def test_foreign_files_are_refused_untouched(tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE notes (text)")
+    con.close()
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not a database" * 100)
+    for path, message in ((other, "not a pyhm database"), (garbage, "cannot use")):
+        before = digest(path)
+        with pytest.raises(SchemaError, match=message):
+            writer(path)
+        assert digest(path) == before
+
+
+def test_reader_without_database_says_what_is_missing(tmp_path: Path) -> None:
+    with pytest.raises(SchemaError, match="no database"):
+        Query(tmp_path / "missing.db")
+
+
+def test_migration_from_the_first_schema_keeps_the_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "old.db"
+    clock = Clock()
+    w = writer(path, clock)
+    feed(w, clock, [SimulatedMeter(1)], 90)
+    w.close()
+    q = Query(path)
+    series = q.find_series(q.meters()[0].id, "1-0:16.7.0*255")
+    before = list(q.raw(series, 0, 2**62))
+    q.close()
+
+    # A next version that adds a column: the writer of that version migrates this database.
+    def v2(db: sqlite3.Connection) -> None:
+        db.execute("ALTER TABLE meters ADD COLUMN location TEXT")
+
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setitem(schema.MIGRATIONS, SCHEMA_VERSION + 1, v2)
+    w = writer(path, clock)
+    assert w.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+    assert "location" in [r[1] for r in w.db.execute("PRAGMA table_info(meters)")]
+    w.close()
+    q = Query(path)
+    assert list(q.raw(series, 0, 2**62)) == before
+    q.close()
