@@ -119,12 +119,6 @@ class Agg:
         agg.first, agg.last, agg.inc = py_int(first), py_int(last), py_int(inc) or 0
         return agg
 
-    def copy(self) -> "Agg":
-        other = Agg(self.start, self.counter, self.exp)
-        for name in self.__slots__[2:]:
-            setattr(other, name, getattr(self, name))
-        return other
-
 
 _I64 = (-(1 << 63), (1 << 63) - 1)
 

@@ -38,6 +38,10 @@ class Retention:
     minute_days: float = 730
 
 
+def _no_rows() -> Dict[str, List[Row]]:
+    return {"minute": [], "hour": [], "day": []}
+
+
 class Pending(NamedTuple):
     server_id: bytes
     ts_ms: int
@@ -62,14 +66,6 @@ class _Series:
         self.day: Optional[Agg] = None
         self.closed_until = 0  # rollups are final before this time
         self.text: Any = None
-
-    def snapshot(self) -> tuple:
-        return (self.stored, self.stored_ms, self.prev, self.closed_until, self.text,
-                *(a.copy() if a is not None else None for a in (self.minute, self.hour, self.day)))
-
-    def restore(self, snap: tuple) -> None:
-        (self.stored, self.stored_ms, self.prev, self.closed_until, self.text,
-         self.minute, self.hour, self.day) = snap
 
 
 def exact(value: Decimal) -> Tuple[int, int]:
@@ -126,12 +122,10 @@ class Writer:
         if self.failing and now < self._retry_at:
             return False
         now_ms = int(now * 1000) if now_ms is None else now_ms
-        snap = {sid: s.snapshot() for sid, s in self._by_id.items()}
-        last_ts = dict(self._last_ts)
         batch = list(self.pending)
         try:
             self.db.execute("BEGIN IMMEDIATE")
-            rows: Dict[str, List[Row]] = {"minute": [], "hour": [], "day": []}
+            rows = self._unwritten
             for item in batch:
                 self._store(item, rows)
             self._close_idle(now_ms, rows)
@@ -140,9 +134,9 @@ class Writer:
                 self._prune(now_ms)
             self.db.execute("COMMIT")
         except sqlite3.Error as exc:
-            self._failed(exc, snap)
-            self._last_ts = last_ts
+            self._failed(exc)
             return False
+        self._unwritten = _no_rows()
         for _ in batch:
             self.pending.popleft()
         if batch:
@@ -153,6 +147,18 @@ class Writer:
             self.failing = None
             self._backoff = 1.0
         return True
+
+    def import_minute(self, server_id: bytes, obis: str, unit: Optional[int], minute: Agg) -> None:
+        """Import one closed minute of history (from another logger, or a benchmark's year),
+        in time order and before any live reading of that series; written at the next commit."""
+        meter_id = self._meter_id(server_id, minute.start)
+        s = self._series_key(meter_id, obis, unit, "counter" if minute.counter else "gauge", minute.exp)
+        if minute.start < s.closed_until:
+            raise ValueError(f"{obis}: minute {minute.start} is not after the history already stored")
+        s.minute = minute
+        if minute.counter and minute.last is not None:
+            s.prev = (minute.last, minute.exp)
+        self._close_minute(s, self._unwritten)
 
     def set_meter(self, server_id: bytes, name: Optional[str] = None, note: Optional[str] = None) -> None:
         """Give a meter its user-facing name and note (creating it if it was never seen)."""
@@ -254,15 +260,14 @@ class Writer:
             if items:
                 self.db.executemany(f"INSERT OR REPLACE INTO rollup_{level} VALUES (?,?,?,?,?,?,?,?,?,?)", items)
 
-    def _failed(self, exc: sqlite3.Error, snap: Dict[int, tuple]) -> None:
+    def _failed(self, exc: sqlite3.Error) -> None:
+        """Roll back, and rebuild the in-memory state from what is committed (as after a crash)."""
         try:
             self.db.execute("ROLLBACK")
         except sqlite3.Error:
             pass
-        for sid, state in snap.items():
-            if sid in self._by_id:
-                self._by_id[sid].restore(state)
-        self._load(keep_state=True)
+        self._load()
+        self._recover()
         reason = str(exc)
         if "full" in reason:
             reason = f"disk full ({reason})"
@@ -275,14 +280,13 @@ class Writer:
 
     # -- ids and caches -----------------------------------------------------------------
 
-    def _load(self, keep_state: bool = False) -> None:
+    def _load(self) -> None:
         """(Re)read meters, series and layouts: after a rollback, ids may have gone."""
-        old = getattr(self, "_by_id", {}) if keep_state else {}
         self._meters: Dict[bytes, int] = {bytes(sid): mid for mid, sid in self.db.execute("SELECT id, server_id FROM meters")}
         self._series: Dict[Tuple[int, str, Optional[int]], _Series] = {}
         self._by_id: Dict[int, _Series] = {}
         for sid, mid, obis, unit, kind in self.db.execute("SELECT id, meter_id, obis, unit, kind FROM series"):
-            s = old.get(sid) or _Series(sid, mid, kind)
+            s = _Series(sid, mid, kind)
             self._series[(mid, obis, unit)] = s
             self._by_id[sid] = s
         self._layouts: Dict[Tuple[Tuple[int, str, int], ...], Layout] = {}
@@ -291,8 +295,8 @@ class Writer:
             layout = Layout(lid, parse_spec(spec))
             self._layouts[tuple(layout.slots)] = layout
             self.layouts_by_id[lid] = layout
-        if not keep_state:
-            self._last_ts: Dict[int, int] = {}
+        self._last_ts: Dict[int, int] = {}
+        self._unwritten = _no_rows()  # rollup rows closed but not yet written
 
     def _meter_id(self, server_id: bytes, ts: int) -> int:
         meter_id = self._meters.get(server_id)
@@ -303,22 +307,28 @@ class Writer:
         return meter_id
 
     def _series_for(self, meter_id: int, r: Reading, ts: int) -> Optional[_Series]:
-        key = (meter_id, r.obis, r.unit)
-        s = self._series.get(key)
+        s = self._series.get((meter_id, r.obis, r.unit))
         numeric = isinstance(r.value, Decimal)
         if s is None:
             if not numeric and not isinstance(r.value, (bytes, bool)):
                 return None  # a structured SML value: nothing pyhm can chart or sum
             kind = ("counter" if is_counter(r.obis) else "gauge") if numeric else "text"
+            return self._series_key(meter_id, r.obis, r.unit, kind, r.scaler)
+        if (s.kind == "text") == numeric:
+            return None  # the meter changed a value's type: keep the series as it began
+        return s
+
+    def _series_key(self, meter_id: int, obis: str, unit: Optional[int], kind: str, scaler: Optional[int]) -> _Series:
+        key = (meter_id, obis, unit)
+        s = self._series.get(key)
+        if s is None:
             cur = self.db.execute(
                 "INSERT INTO series (meter_id, obis, unit, kind, scaler) VALUES (?, ?, ?, ?, ?)",
-                (meter_id, r.obis, r.unit, kind, r.scaler),
+                (meter_id, obis, unit, kind, scaler),
             )
             s = _Series(int(cur.lastrowid), meter_id, kind)
             self._series[key] = s
             self._by_id[s.id] = s
-        elif (s.kind == "text") == numeric:
-            return None  # the meter changed a value's type: keep the series as it began
         return s
 
     def _layout(self, slots: List[Tuple[int, str, int]]) -> Layout:
@@ -357,7 +367,7 @@ class Writer:
                     if row is not None:
                         setattr(s, level, Agg.from_row(counter, row))
             replay_from[s.meter_id] = min(replay_from.get(s.meter_id, s.closed_until), s.closed_until)
-        rows: Dict[str, List[Row]] = {"minute": [], "hour": [], "day": []}
+        rows = self._unwritten
         for meter_id, since in replay_from.items():
             for ts, lid, data in self.db.execute(
                 "SELECT ts_ms, layout_id, data FROM telegrams WHERE meter_id = ? AND ts_ms >= ? ORDER BY ts_ms",
@@ -370,10 +380,6 @@ class Writer:
                         s.stored, s.stored_ms = (raw, exp), ts
                         self._aggregate(s, ts, (raw, exp), rows)
                 self._last_ts[meter_id] = ts
-        if any(rows.values()):
-            with self.db:
-                self.db.execute("BEGIN IMMEDIATE")
-                self._write_rollups(rows)
 
     def _prune(self, now_ms: int) -> None:
         raw_cut = now_ms - int(self.retention.raw_days * DAY_MS)
