@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import List, Optional
 
 from pyhm import __version__
@@ -19,7 +20,59 @@ def _decode(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from pyhm import demo
 
-    return demo.run(args.count, args.interval)
+    return demo.run(args.dir, args.seconds)
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    from pyhm import config
+
+    try:
+        cfg = config.load(args.file or args.config)
+    except config.ConfigError as exc:
+        print(f"pyhm: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    print(config.describe(cfg), end="")
+    return 0
+
+
+def _acquire(args: argparse.Namespace) -> int:
+    from pyhm import config, logs
+    from pyhm.acquire.service import Service
+
+    try:
+        cfg = config.load(args.config)
+    except config.ConfigError as exc:
+        print(f"pyhm: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    logs.setup(cfg.logging.level)
+    return Service(cfg).run()
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from pyhm.acquire.simulate import Simulator
+
+    replay = None
+    if args.replay:
+        data = Path(args.replay).read_bytes()
+        replay = bytes.fromhex(data.decode("ascii", "replace").strip()) if args.hex else data
+    try:
+        sim = Simulator(Path(args.dir), args.meters, args.interval, replay).start()
+    except ValueError as exc:
+        print(f"pyhm simulate: {exc}", file=sys.stderr)
+        return 2
+    for m in sim.meters:
+        print(f"{m.link} -> {m.device}", flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        pass
+    sim.stop()
+    return 0
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -36,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pyhm", description="Home metering: read German smart meters (SML), store and serve the readings."
     )
     parser.add_argument("--version", action="version", version=f"pyhm {__version__}")
+    parser.add_argument("--config", default=None, metavar="FILE",
+                        help="configuration file (default: $PYHM_CONFIG or /etc/pyhm/pyhm.cfg)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -46,9 +101,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_decode)
 
     p = sub.add_parser("demo", help="run pyhm on simulated meters (no hardware needed)")
-    p.add_argument("--count", type=int, default=None, help="stop after this many telegrams per meter")
-    p.add_argument("--interval", type=float, default=1.0, help="seconds between telegrams")
+    p.add_argument("--dir", default=".pyhm-demo", help="where the demo keeps its database (default: %(default)s)")
+    p.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
     p.set_defaults(func=_demo)
+
+    p = sub.add_parser("check-config", help="check a configuration file and print the effective configuration")
+    p.add_argument("file", nargs="?", help="the file (default: the --config file)")
+    p.set_defaults(func=_check_config)
+
+    p = sub.add_parser("acquire", help="the acquisition service: read every IR head, store every reading")
+    p.set_defaults(func=_acquire)
+
+    p = sub.add_parser("simulate", help="simulated meters on ptys, linked as DIR/hm_SIM0001, ...")
+    p.add_argument("--dir", default="/tmp/pyhm-sim", help="where the hm_* links go (default: %(default)s)")
+    p.add_argument("--meters", type=int, default=2)
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between telegrams")
+    p.add_argument("--replay", help="send the frames of this capture instead, in a loop")
+    p.add_argument("--hex", action="store_true", help="the capture is hex text")
+    p.set_defaults(func=_simulate)
 
     p = sub.add_parser("export", help="export one series of one meter as CSV or JSON")
     p.add_argument("--db", default=DEFAULT_DB, help="database file (default: %(default)s)")

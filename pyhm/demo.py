@@ -1,36 +1,67 @@
-"""``pyhm demo``: pyhm's main job on an embedded default, no hardware needed.
+"""``pyhm demo``: the appliance on an embedded default, no hardware needed.
 
-Two simulated meters send a telegram a second; the bytes go through the same frame reader
-and decoder as an IR head's, cut into uneven chunks the way a serial port delivers them.
+Two simulated meters on ptys (``<dir>/heads/hm_SIM0001``, ...), the acquisition service
+reading them into ``<dir>/pyhm.db``, and every few seconds a line per meter read back from
+the database: what the household would see.
 """
 
 from __future__ import annotations
 
-import random
-import sys
+import logging
+import threading
 import time
-from typing import IO, Optional
+from pathlib import Path
+from typing import Optional
 
-from pyhm.decode import format_table
-from pyhm.simulator import SimulatedMeter
-from pyhm.sml import FrameReader, decode_frame
+from pyhm import logs
+from pyhm.acquire.service import Service
+from pyhm.acquire.simulate import Simulator
+from pyhm.config import AcquisitionConfig, Config, DatabaseConfig
+from pyhm.store import Query, SchemaError
+
+log = logging.getLogger("pyhm.demo")
 
 
-def run(count: Optional[int], interval: float, out: IO[str] = sys.stdout) -> int:
-    meters = [SimulatedMeter(serial) for serial in (1001, 1002)]
-    readers = [FrameReader() for _ in meters]
-    rng = random.Random(0)
-    n = 0
-    print("pyhm demo: two simulated meters, one telegram a second each (Ctrl-C stops)", file=out)
-    while count is None or n < count:
-        n += 1
-        for meter, reader in zip(meters, readers):
-            data = meter.telegram()
-            cuts = sorted(rng.sample(range(1, len(data)), 3))
-            for a, b in zip([0] + cuts, cuts + [len(data)]):
-                for frame in reader.feed(data[a:b]):
-                    print(format_table(decode_frame(frame), n), file=out)
-        out.flush()
-        if count is None or n < count:
-            time.sleep(interval)
-    return 0
+def demo_config(directory: Path) -> Config:
+    return Config(
+        database=DatabaseConfig(path=directory / "pyhm.db"),
+        acquisition=AcquisitionConfig(devices=(str(directory / "heads" / "hm_*"),), discovery="glob"),
+        source="pyhm demo",
+    )
+
+
+def report(path: Path) -> None:
+    try:
+        q = Query(path)
+    except SchemaError:
+        return
+    try:
+        for meter in q.meters():
+            latest = q.latest(meter.id)
+            power = latest.get("1-0:16.7.0*255", {}).get("value")
+            energy = latest.get("1-0:1.8.0*255", {}).get("value")
+            log.info("%s: power %s W, import %s Wh", meter.label, power, energy)
+    finally:
+        q.close()
+
+
+def run(directory: str, seconds: Optional[float] = None) -> int:
+    logs.setup("info")
+    base = Path(directory).resolve()
+    config = demo_config(base)
+    sim = Simulator(base / "heads", 2).start()
+    service = Service(config)
+    log.info("demo: 2 simulated meters in %s, database %s (Ctrl-C stops)", base / "heads", config.database.path)
+
+    def reporter() -> None:
+        start = time.monotonic()
+        while not service.stopping.wait(5):
+            report(config.database.path)
+            if seconds is not None and time.monotonic() - start >= seconds:
+                service.request_stop()
+
+    threading.Thread(target=reporter, name="demo-report", daemon=True).start()
+    try:
+        return service.run()
+    finally:
+        sim.stop()

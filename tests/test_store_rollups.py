@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timezone
 from decimal import Decimal
+
+import pytest
 from pathlib import Path
 from typing import Dict, List, Tuple
 
@@ -115,4 +118,39 @@ def test_retention(tmp_path: Path) -> None:
     minutes = list(q.rollups(series, "minute", 0, 2**62))
     assert minutes[0].start >= now - 2 * DAY_MS and len(minutes) >= 2 * 1400
     assert {level: stored(q, series, level) for level in ("hour", "day")} == before  # kept forever
+    q.close()
+
+
+def test_imported_history_then_live_data(tmp_path: Path) -> None:
+    from pyhm.store.rollup import Agg
+
+    db = tmp_path / "import.db"
+    clock = Clock(T0 + 3 * HOUR_MS)
+    w = writer(db, clock)
+    meter = SimulatedMeter(6)
+    for i in range(180):  # three hours of minutes from another logger
+        gauge = Agg(T0 + i * MINUTE_MS, False, -2)
+        gauge.n, gauge.vmin, gauge.vmax, gauge.vsum = 60, 100 + i, 200 + i, 150 * 60 + i
+        w.import_minute(meter.server_id, "1-0:16.7.0*255", 27, gauge)
+        counter = Agg(T0 + i * MINUTE_MS, True, -1)
+        counter.n, counter.first, counter.last, counter.inc = 60, 1000 + i * 10, 1010 + i * 10, 10
+        w.import_minute(meter.server_id, "1-0:1.8.0*255", 30, counter)
+    w.commit()
+    with pytest.raises(ValueError):
+        w.import_minute(meter.server_id, "1-0:16.7.0*255", 27, Agg(T0, False, -2))
+    meter.import_cws = 2800 * 36_000  # the live counter goes on from the imported one
+    feed(w, clock, [meter], 600)
+    clock.ms += 5 * MINUTE_MS
+    w.commit()
+    w.close()
+    q = Query(db)
+    power = q.find_series(q.meters()[0].id, "1-0:16.7.0*255")
+    hours = list(q.rollups(power, "hour", 0, 2**62))
+    assert [h.n for h in hours] == [3600, 3600, 3600, 600]
+    assert hours[0].vmin == 100 and hours[0].vmax == 259
+    energy = q.find_series(q.meters()[0].id, "1-0:1.8.0*255")
+    (day,) = q.consumption(energy, "day", T0 - DAY_MS, T0 + DAY_MS, timezone.utc)
+    assert day[1] == Decimal(180) + (decimal(meter.import_cws // 36_000, -1) - Decimal("280.0"))
+    level, points = q.chart(power, T0, T0 + 4 * HOUR_MS, 1000)
+    assert level == "minute" and len(points) == 180 + 11  # live: 3:00:01 to 3:10:00
     q.close()

@@ -83,3 +83,38 @@ def test_migration_from_the_first_schema_keeps_the_data(tmp_path: Path, monkeypa
     q = Query(path)
     assert list(q.raw(series, 0, 2**62)) == before
     q.close()
+
+
+def test_a_version_1_database_is_migrated_to_the_current_schema(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("BEGIN")
+    schema.MIGRATIONS[1](con)
+    con.execute("INSERT INTO meters (server_id, name, first_seen_ms) VALUES (x'0a01', 'Old', 5)")
+    con.execute("PRAGMA user_version = 1")
+    con.execute("COMMIT")
+    con.close()
+    w = writer(path)
+    assert w.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert w.db.execute("SELECT name FROM meters").fetchall() == [("Old",)]
+    assert w.db.execute("SELECT count(*) FROM heads").fetchone()[0] == 0
+    assert w.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    w.close()
+
+
+def test_a_failing_migration_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "fail.db"
+    writer(path).close()
+
+    def broken(db: sqlite3.Connection) -> None:
+        db.execute("CREATE TABLE half_done (x)")
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setitem(schema.MIGRATIONS, SCHEMA_VERSION + 1, broken)
+    with pytest.raises(SchemaError):
+        writer(path)
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert "half_done" not in [r[0] for r in con.execute("SELECT name FROM sqlite_master")]
+    con.close()

@@ -6,6 +6,6 @@ connections for the web service and the CLI. Neither knows anything of serial po
 
 from pyhm.store.query import Point, Query
 from pyhm.store.schema import SCHEMA_VERSION, SchemaError, connect
-from pyhm.store.writer import Retention, Writer
+from pyhm.store.writer import HeadStats, Retention, Writer
 
-__all__ = ["Point", "Query", "Retention", "SCHEMA_VERSION", "SchemaError", "Writer", "connect"]
+__all__ = ["HeadStats", "Point", "Query", "Retention", "SCHEMA_VERSION", "SchemaError", "Writer", "connect"]

@@ -254,6 +254,23 @@ class Query:
     def _entry(s: Series, ts: int, value: Any) -> Dict[str, Any]:
         return {"ts_ms": ts, "value": value, "unit": s.unit_symbol, "name": s.name, "kind": s.kind}
 
+    def heads(self) -> List[Dict[str, Any]]:
+        """Every IR head ever seen, with its reception totals."""
+        cur = self.db.execute("SELECT * FROM heads ORDER BY serial")
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur]
+
+    def head_minutes(self, serial: str, from_ms: int, to_ms: int) -> List[Tuple[int, int, int, int]]:
+        """(minute, frames ok, frames bad, bytes skipped) of one head."""
+        return self.db.execute(
+            "SELECT ts_ms, frames_ok, frames_bad, bytes_skipped FROM head_minutes"
+            " WHERE serial = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms", (serial, from_ms, to_ms)).fetchall()
+
+    def writer_alive_ms(self) -> Optional[int]:
+        """When the acquisition service last committed (None: never)."""
+        row = self.db.execute("SELECT value FROM settings WHERE key = 'writer.alive_ms'").fetchone()
+        return int(row[0]) if row else None
+
     def stats(self) -> Dict[str, Any]:
         """Size and contents of the database, for the status page and ``pyhm export``'s users."""
         page_size = self.db.execute("PRAGMA page_size").fetchone()[0]

@@ -8,6 +8,8 @@ Layout, chosen for an SD card:
 * ``texts``: octet-string values (device ids, firmware), stored only when they change.
 * ``rollup_minute|hour|day``: per series and bucket: count, min, max, sum (gauges) or first,
   last and the sum of increases (counters), as exact integers at a decimal exponent.
+* ``heads``, ``head_minutes`` (since version 2): reception health per IR head.
+* ``settings``: small facts, such as when the acquisition service last committed.
 
 Times are UTC milliseconds since the epoch. ``PRAGMA user_version`` is the schema version.
 """
@@ -18,7 +20,7 @@ import sqlite3
 from pathlib import Path
 from typing import Callable, Dict, Union
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class SchemaError(Exception):
@@ -80,12 +82,50 @@ CREATE TABLE rollup_{level} (
 LEVELS = ("minute", "hour", "day")
 
 
+def _run(db: sqlite3.Connection, script: str) -> None:
+    """Statement by statement: executescript() would commit the migration's transaction."""
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
 def _v1(db: sqlite3.Connection) -> None:
-    db.executescript(_V1 + "".join(_ROLLUP.format(level=level) for level in LEVELS))
+    _run(db, _V1 + "".join(_ROLLUP.format(level=level) for level in LEVELS))
+
+
+_V2 = """
+CREATE TABLE heads (
+    serial TEXT PRIMARY KEY,
+    device TEXT,
+    present INTEGER NOT NULL DEFAULT 0,
+    state TEXT,
+    first_seen_ms INTEGER NOT NULL,
+    last_seen_ms INTEGER NOT NULL,
+    server_id BLOB,
+    frames_ok INTEGER NOT NULL DEFAULT 0,
+    frames_bad INTEGER NOT NULL DEFAULT 0,
+    bytes_skipped INTEGER NOT NULL DEFAULT 0,
+    last_frame_ms INTEGER,
+    last_error TEXT
+);
+CREATE TABLE head_minutes (
+    serial TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    frames_ok INTEGER NOT NULL,
+    frames_bad INTEGER NOT NULL,
+    bytes_skipped INTEGER NOT NULL,
+    PRIMARY KEY (serial, ts_ms)
+) WITHOUT ROWID;
+"""
+
+
+def _v2(db: sqlite3.Connection) -> None:
+    """Reception health per IR head, for the status page."""
+    _run(db, _V2)
 
 
 # version reached → the step that reaches it from the version before
-MIGRATIONS: Dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1}
+MIGRATIONS: Dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1, 2: _v2}
 
 
 def check_version(db: sqlite3.Connection) -> int:
@@ -131,7 +171,9 @@ def connect(path: Union[str, Path], readonly: bool = False) -> sqlite3.Connectio
             raise SchemaError(f"the database at {path} has schema version {version}, expected {SCHEMA_VERSION}")
         return db
     path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(str(path), isolation_level=None)
+    # The writer's connection is made in one thread and handed to the writer thread, which
+    # alone uses it from then on.
+    db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     try:
         db.execute("PRAGMA busy_timeout = 5000")
         check_version(db)  # before anything is written

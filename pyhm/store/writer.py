@@ -38,6 +38,21 @@ class Retention:
     minute_days: float = 730
 
 
+class HeadStats(NamedTuple):
+    """Reception health of one IR head; the counts run since its reader started."""
+
+    serial: str
+    device: str
+    present: bool
+    state: str  # reading, retrying, stalled, gone
+    server_id: Optional[bytes]
+    frames_ok: int
+    frames_bad: int
+    bytes_skipped: int
+    last_frame_ms: Optional[int]
+    last_error: Optional[str]
+
+
 def _no_rows() -> Dict[str, List[Row]]:
     return {"minute": [], "hour": [], "day": []}
 
@@ -98,6 +113,9 @@ class Writer:
         self._retry_at = 0.0
         self._backoff = 1.0
         self._pruned_at = 0
+        self._heads: List[HeadStats] = []
+        self._head_base: Dict[str, Tuple[int, int, int]] = {}  # counts already stored, per head
+        self._head_next: Dict[str, Tuple[int, int, int]] = {}
         self._load()
         self._recover()
 
@@ -130,6 +148,8 @@ class Writer:
                 self._store(item, rows)
             self._close_idle(now_ms, rows)
             self._write_rollups(rows)
+            self._write_heads(now_ms)
+            self.db.execute("INSERT OR REPLACE INTO settings VALUES ('writer.alive_ms', ?)", (str(now_ms),))
             if now_ms - self._pruned_at >= PRUNE_EVERY_MS:
                 self._prune(now_ms)
             self.db.execute("COMMIT")
@@ -137,6 +157,8 @@ class Writer:
             self._failed(exc)
             return False
         self._unwritten = _no_rows()
+        self._head_base.update(self._head_next)
+        self._head_next = {}
         for _ in batch:
             self.pending.popleft()
         if batch:
@@ -147,6 +169,10 @@ class Writer:
             self.failing = None
             self._backoff = 1.0
         return True
+
+    def report_heads(self, heads: Sequence[HeadStats]) -> None:
+        """The heads' current health, stored with the next commit."""
+        self._heads = list(heads)
 
     def import_minute(self, server_id: bytes, obis: str, unit: Optional[int], minute: Agg) -> None:
         """Import one closed minute of history (from another logger, or a benchmark's year),
@@ -159,6 +185,10 @@ class Writer:
         if minute.counter and minute.last is not None:
             s.prev = (minute.last, minute.exp)
         self._close_minute(s, self._unwritten)
+
+    def meter_name(self, server_id: bytes) -> Optional[str]:
+        row = self.db.execute("SELECT name FROM meters WHERE server_id = ?", (server_id,)).fetchone()
+        return row[0] if row else None
 
     def set_meter(self, server_id: bytes, name: Optional[str] = None, note: Optional[str] = None) -> None:
         """Give a meter its user-facing name and note (creating it if it was never seen)."""
@@ -190,8 +220,8 @@ class Writer:
         ts = item.ts_ms
         meter_id = self._meter_id(item.server_id, ts)
         last = self._last_ts.get(meter_id, 0)
-        if ts == last:
-            ts += 1  # two telegrams in one millisecond: keep both
+        if last - 1000 < ts <= last:
+            ts = last + 1  # telegrams stamped in the same millisecond: keep them all, in order
         self._last_ts[meter_id] = max(ts, last)
         slots: List[Tuple[int, str, int]] = []
         raws: List[int] = []
@@ -259,6 +289,38 @@ class Writer:
         for level, items in rows.items():
             if items:
                 self.db.executemany(f"INSERT OR REPLACE INTO rollup_{level} VALUES (?,?,?,?,?,?,?,?,?,?)", items)
+
+    def _write_heads(self, now_ms: int) -> None:
+        """Totals per head, and per minute the frames and skipped bytes since the last commit."""
+        minute = now_ms - now_ms % MINUTE_MS
+        for h in self._heads:
+            counts = (h.frames_ok, h.frames_bad, h.bytes_skipped)
+            base = self._head_base.get(h.serial, (0, 0, 0))
+            if any(c < b for c, b in zip(counts, base)):
+                base = (0, 0, 0)  # its reader started again: counts begin at zero
+            ok, bad, skipped = (c - b for c, b in zip(counts, base))
+            self._head_next[h.serial] = counts
+            self.db.execute(
+                "INSERT INTO heads (serial, device, present, state, first_seen_ms, last_seen_ms, server_id,"
+                " frames_ok, frames_bad, bytes_skipped, last_frame_ms, last_error)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (serial) DO UPDATE SET device = excluded.device, present = excluded.present,"
+                " state = excluded.state, last_seen_ms = CASE WHEN excluded.present THEN excluded.last_seen_ms"
+                " ELSE heads.last_seen_ms END, server_id = coalesce(excluded.server_id, heads.server_id),"
+                " frames_ok = heads.frames_ok + excluded.frames_ok, frames_bad = heads.frames_bad + excluded.frames_bad,"
+                " bytes_skipped = heads.bytes_skipped + excluded.bytes_skipped,"
+                " last_frame_ms = coalesce(excluded.last_frame_ms, heads.last_frame_ms), last_error = excluded.last_error",
+                (h.serial, h.device, int(h.present), h.state, now_ms, now_ms, h.server_id, ok, bad, skipped,
+                 h.last_frame_ms, h.last_error),
+            )
+            if ok or bad or skipped:
+                self.db.execute(
+                    "INSERT INTO head_minutes VALUES (?, ?, ?, ?, ?) ON CONFLICT (serial, ts_ms) DO UPDATE SET"
+                    " frames_ok = frames_ok + excluded.frames_ok, frames_bad = frames_bad + excluded.frames_bad,"
+                    " bytes_skipped = bytes_skipped + excluded.bytes_skipped",
+                    (h.serial, minute, ok, bad, skipped),
+                )
+        self._heads = []
 
     def _failed(self, exc: sqlite3.Error) -> None:
         """Roll back, and rebuild the in-memory state from what is committed (as after a crash)."""
@@ -389,4 +451,5 @@ class Writer:
             self.db.execute("DELETE FROM telegrams WHERE meter_id = ? AND ts_ms < ?", (meter_id, raw_cut))
         for series_id in self._by_id:
             self.db.execute("DELETE FROM rollup_minute WHERE series_id = ? AND ts_ms < ?", (series_id, minute_cut))
+        self.db.execute("DELETE FROM head_minutes WHERE ts_ms < ?", (raw_cut,))
         self._pruned_at = now_ms

@@ -1,0 +1,320 @@
+"""The configuration: one YAML file (``pyhm.cfg``) parsed once into immutable dataclasses.
+
+Every key is checked: an unknown key, a wrong type or a value out of range is an error that
+names the file, the line and the key, and says what is expected. Nothing else in pyhm reads
+YAML. A missing key takes the default that the shipped ``pyhm.cfg`` documents.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional, Tuple, Union
+
+import yaml
+
+from pyhm.obis import parse_obis
+
+DEFAULT_PATH = Path(os.environ.get("PYHM_CONFIG", "/etc/pyhm/pyhm.cfg"))
+
+
+class ConfigError(Exception):
+    """A configuration that pyhm refuses, with where and why."""
+
+
+@dataclass(frozen=True)
+class SerialSettings:
+    baudrate: int = 9600
+    bytesize: int = 8
+    parity: str = "N"
+    stopbits: float = 1
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    path: Path = Path("/var/lib/pyhm/pyhm.db")
+    raw_days: float = 35
+    minute_days: float = 730
+
+
+@dataclass(frozen=True)
+class AcquisitionConfig:
+    devices: Tuple[str, ...] = ("/dev/hm_*",)
+    serial: SerialSettings = SerialSettings()
+    heads: Dict[str, SerialSettings] = field(default_factory=dict)
+    stall_seconds: float = 10
+    discovery: str = "udev"
+
+    def serial_for(self, head: str) -> SerialSettings:
+        return self.heads.get(head, self.serial)
+
+
+@dataclass(frozen=True)
+class MeterConfig:
+    name: str
+    server_id: Optional[bytes] = None
+    head: Optional[str] = None
+    note: Optional[str] = None
+    include: Tuple[str, ...] = ()
+    exclude: Tuple[str, ...] = ()
+
+    def wants(self, obis: str) -> bool:
+        """Does the OBIS filter keep this code? (include: only these; exclude: never these)"""
+        if self.include and not any(fnmatch.fnmatchcase(obis, p) for p in self.include):
+            return False
+        return not any(fnmatch.fnmatchcase(obis, p) for p in self.exclude)
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    listen: str = "0.0.0.0"
+    port: int = 8443
+    certificate: Path = Path("/var/lib/pyhm/tls/cert.pem")
+    key: Path = Path("/var/lib/pyhm/tls/key.pem")
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: str = "info"
+
+
+@dataclass(frozen=True)
+class Config:
+    database: DatabaseConfig = DatabaseConfig()
+    acquisition: AcquisitionConfig = AcquisitionConfig()
+    meters: Tuple[MeterConfig, ...] = ()
+    web: WebConfig = WebConfig()
+    logging: LoggingConfig = LoggingConfig()
+    source: str = "built-in defaults"
+
+    def meter_for(self, server_id: bytes, head: Optional[str]) -> Optional[MeterConfig]:
+        """The meter entry for a telegram: by server id first, else by the head it came through."""
+        for m in self.meters:
+            if m.server_id is not None and m.server_id == server_id:
+                return m
+        for m in self.meters:
+            if m.server_id is None and head is not None and m.head == head:
+                return m
+        return None
+
+
+# -- parsing ------------------------------------------------------------------------------
+
+class _Ctx:
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def error(self, node: yaml.Node, path: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.source}:{node.start_mark.line + 1}: {path}: {message}")
+
+    def mapping(self, node: yaml.Node, path: str, keys: Dict[str, Callable[[yaml.Node, str], Any]]) -> Dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":
+            return {}
+        if not isinstance(node, yaml.MappingNode):
+            raise self.error(node, path or "(top)", "expected a mapping of keys")
+        out: Dict[str, Any] = {}
+        for knode, vnode in node.value:
+            key = knode.value
+            where = f"{path}.{key}" if path else key
+            if key not in keys:
+                raise self.error(knode, where, f"unknown key (expected one of: {', '.join(keys)})")
+            if key in out:
+                raise self.error(knode, where, "given twice")
+            out[key] = keys[key](vnode, where)
+        return out
+
+    def scalar(self, node: yaml.Node, path: str) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            raise self.error(node, path, "expected a single value")
+        return yaml.safe_load(yaml.serialize(node))
+
+    def number(self, lo: float, hi: float, integer: bool = False) -> Callable[[yaml.Node, str], Any]:
+        def parse(node: yaml.Node, path: str) -> Any:
+            v = self.scalar(node, path)
+            ok = isinstance(v, int) if integer else isinstance(v, (int, float))
+            if isinstance(v, bool) or not ok or not lo <= v <= hi:
+                kind = "a whole number" if integer else "a number"
+                raise self.error(node, path, f"expected {kind} from {lo:g} to {hi:g}, got {v!r}")
+            return v
+        return parse
+
+    def text(self, node: yaml.Node, path: str) -> str:
+        v = self.scalar(node, path)
+        if not isinstance(v, str) or not v:
+            raise self.error(node, path, f"expected text, got {v!r}")
+        return v
+
+    def choice(self, *options: Any) -> Callable[[yaml.Node, str], Any]:
+        def parse(node: yaml.Node, path: str) -> Any:
+            v = self.scalar(node, path)
+            if isinstance(v, str):
+                v = v.lower() if isinstance(options[0], str) and options[0].islower() else v
+            if v not in options:
+                raise self.error(node, path, f"expected one of {', '.join(map(str, options))}, got {v!r}")
+            return v
+        return parse
+
+    def texts(self, check: Optional[Callable[[str], str]] = None) -> Callable[[yaml.Node, str], Tuple[str, ...]]:
+        def parse(node: yaml.Node, path: str) -> Tuple[str, ...]:
+            items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+            out = []
+            for item in items:
+                v = self.text(item, path)
+                if check is not None:
+                    try:
+                        v = check(v)
+                    except ValueError as exc:
+                        raise self.error(item, path, str(exc)) from None
+                out.append(v)
+            return tuple(out)
+        return parse
+
+
+def _obis_pattern(text: str) -> str:
+    """An OBIS code (normalised: ``1-0:1.8.0`` → ``1-0:1.8.0*255``) or a glob such as ``1-0:*.8.*``."""
+    try:
+        return parse_obis(text)
+    except ValueError:
+        if not any(c in text for c in "*?["):
+            raise
+    if "*" not in text.rsplit(".", 1)[-1]:
+        text += "*"  # no F group given: any F, as for plain codes
+    return text
+
+
+def _serial(ctx: _Ctx) -> Callable[[yaml.Node, str], SerialSettings]:
+    def parse(node: yaml.Node, path: str) -> SerialSettings:
+        d = ctx.mapping(node, path, {
+            "baudrate": ctx.choice(300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200),
+            "bytesize": ctx.choice(7, 8),
+            "parity": ctx.choice("N", "E", "O"),
+            "stopbits": ctx.choice(1, 2),
+        })
+        return SerialSettings(**d)
+    return parse
+
+
+def _server_id(ctx: _Ctx) -> Callable[[yaml.Node, str], bytes]:
+    def parse(node: yaml.Node, path: str) -> bytes:
+        v = str(ctx.scalar(node, path)).replace(" ", "")
+        try:
+            raw = bytes.fromhex(v)
+        except ValueError:
+            raw = b""
+        if not raw:
+            raise ctx.error(node, path, f"expected the meter's server id in hex (e.g. 0a01454d480000cacf7e), got {v!r}")
+        return raw
+    return parse
+
+
+def parse(text: str, source: str = "<config>") -> Config:
+    """Parse and check a configuration text."""
+    ctx = _Ctx(source)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"{mark.line + 1}" if mark is not None else "?"
+        raise ConfigError(f"{source}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if root is None:
+        return Config(source=source)
+
+    def database(node: yaml.Node, path: str) -> DatabaseConfig:
+        d = ctx.mapping(node, path, {
+            "path": lambda n, p: Path(ctx.text(n, p)),
+            "raw_days": ctx.number(1, 36500),
+            "minute_days": ctx.number(1, 36500),
+        })
+        return DatabaseConfig(**d)
+
+    def heads(node: yaml.Node, path: str) -> Dict[str, SerialSettings]:
+        if not isinstance(node, yaml.MappingNode):
+            raise ctx.error(node, path, "expected a mapping: head serial → serial settings")
+        return {str(k.value): _serial(ctx)(v, f"{path}.{k.value}") for k, v in node.value}
+
+    def acquisition(node: yaml.Node, path: str) -> AcquisitionConfig:
+        d = ctx.mapping(node, path, {
+            "devices": ctx.texts(),
+            "serial": _serial(ctx),
+            "heads": heads,
+            "stall_seconds": ctx.number(1, 3600),
+            "discovery": ctx.choice("udev", "glob"),
+        })
+        return AcquisitionConfig(**d)
+
+    def meters(node: yaml.Node, path: str) -> Tuple[MeterConfig, ...]:
+        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":
+            return ()
+        if not isinstance(node, yaml.SequenceNode):
+            raise ctx.error(node, path, "expected a list of meters (each: name, and server_id and/or head)")
+        out = []
+        for i, item in enumerate(node.value):
+            where = f"{path}[{i}]"
+            d = ctx.mapping(item, where, {
+                "name": ctx.text,
+                "server_id": _server_id(ctx),
+                "head": lambda n, p: str(ctx.scalar(n, p)),
+                "note": ctx.text,
+                "include": ctx.texts(_obis_pattern),
+                "exclude": ctx.texts(_obis_pattern),
+            })
+            if "name" not in d:
+                raise ctx.error(item, where, "a meter needs a name")
+            if "server_id" not in d and "head" not in d:
+                raise ctx.error(item, where, "a meter needs a server_id or a head to be recognised by")
+            out.append(MeterConfig(**d))
+        return tuple(out)
+
+    def web(node: yaml.Node, path: str) -> WebConfig:
+        d = ctx.mapping(node, path, {
+            "listen": ctx.text,
+            "port": ctx.number(1, 65535, integer=True),
+            "certificate": lambda n, p: Path(ctx.text(n, p)),
+            "key": lambda n, p: Path(ctx.text(n, p)),
+        })
+        return WebConfig(**d)
+
+    def logging_(node: yaml.Node, path: str) -> LoggingConfig:
+        return LoggingConfig(**ctx.mapping(node, path, {"level": ctx.choice("debug", "info", "warning", "error")}))
+
+    sections = ctx.mapping(root, "", {
+        "database": database, "acquisition": acquisition, "meters": meters, "web": web, "logging": logging_,
+    })
+    return Config(source=source, **sections)
+
+
+def load(path: Union[str, Path, None] = None) -> Config:
+    """Load the configuration file; the default path may be missing (then: built-in defaults)."""
+    explicit = path is not None
+    path = Path(path) if path is not None else DEFAULT_PATH
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if explicit:
+            raise ConfigError(f"{path}: no such file") from None
+        return Config()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return parse(text, str(path))
+
+
+def describe(config: Config) -> str:
+    """The effective configuration as YAML, for ``pyhm check-config``."""
+    def plain(v: Any) -> Any:
+        if isinstance(v, Path):
+            return str(v)
+        if isinstance(v, bytes):
+            return v.hex()
+        if isinstance(v, tuple):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if hasattr(v, "__dataclass_fields__"):
+            return {k: plain(getattr(v, k)) for k in v.__dataclass_fields__ if getattr(v, k) is not None}
+        return v
+
+    data = plain(config)
+    data.pop("source", None)
+    return f"# effective configuration (from {config.source})\n" + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

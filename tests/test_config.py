@@ -1,0 +1,103 @@
+"""The configuration: the shipped file, its examples, and errors that say where and what."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pyhm import config
+from pyhm.config import Config, ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "pyhm.cfg"
+
+
+def test_shipped_file_says_what_the_defaults_are() -> None:
+    assert config.load(SHIPPED) == Config(source=str(SHIPPED))
+
+
+def test_shipped_meter_example_is_valid() -> None:
+    text = SHIPPED.read_text()
+    example = re.search(r"^#   - name: House.*?\nmeters: \[\]", text, re.S | re.M).group(0)
+    lines = [line[2:] for line in example.splitlines() if line.startswith("#  ")]
+    cfg = config.parse("meters:\n" + "\n".join(lines), "example")
+    (meter,) = cfg.meters
+    assert meter.name == "House" and meter.server_id == bytes.fromhex("0a01454d480000cacf7e")
+    assert meter.include == ("1-0:1.8.0*255", "1-0:2.8.0*255", "1-0:*.7.0*")
+    assert meter.wants("1-0:16.7.0*255") and meter.wants("1-0:1.8.0*255") and not meter.wants("1-0:1.8.1*255")
+    assert cfg.meter_for(bytes.fromhex("0a01454d480000cacf7e"), None) is meter
+    assert cfg.meter_for(b"other", "A10K3F2D") is None  # a server id was given: the head alone is not enough
+
+
+def test_a_full_file() -> None:
+    cfg = config.parse(
+        """
+database: {path: /srv/hm.db, raw_days: 10}
+acquisition:
+  devices: [/dev/hm_*, /dev/ttyACM*]
+  discovery: glob
+  heads:
+    FT1234: {baudrate: 115200}
+meters:
+  - {name: Garage, head: FT1234, exclude: ["129-129:*"]}
+web: {port: 443}
+logging: {level: DEBUG}
+""",
+        "full.cfg",
+    )
+    assert cfg.database.path == Path("/srv/hm.db") and cfg.database.raw_days == 10
+    assert cfg.acquisition.serial_for("FT1234").baudrate == 115200
+    assert cfg.acquisition.serial_for("other").baudrate == 9600
+    assert cfg.meter_for(b"any", "FT1234").name == "Garage"
+    assert not cfg.meters[0].wants("129-129:199.130.3*255")
+    assert cfg.web.port == 443 and cfg.logging.level == "debug"
+
+
+@pytest.mark.parametrize(
+    "text, where, what",
+    [
+        ("databse:\n  path: /x\n", "cfg:1: databse", "unknown key"),
+        ("database:\n  path: /x\n  raw_dayz: 3\n", "cfg:3: database.raw_dayz", "unknown key"),
+        ("database:\n  raw_days: many\n", "cfg:2: database.raw_days", "expected a number"),
+        ("web:\n  port: 70000\n", "cfg:2: web.port", "from 1 to 65535"),
+        ("acquisition:\n  serial:\n    baudrate: 9601\n", "cfg:3: acquisition.serial.baudrate", "expected one of"),
+        ("meters:\n  - name: A\n    server_id: xyz\n", "cfg:3: meters[0].server_id", "server id in hex"),
+        ("meters:\n  - name: A\n", "cfg:2: meters[0]", "needs a server_id or a head"),
+        ("meters:\n  - head: X\n    include: [banana]\n", "cfg:3: meters[0].include", "not an OBIS code"),
+        ("logging:\n  level: loud\n", "cfg:2: logging.level", "expected one of"),
+        ("web: [1, 2]\n", "cfg:1: web", "expected a mapping"),
+        ("database:\n  path: /a\n  path: /b\n", "cfg:3: database.path", "given twice"),
+        ("database: {path: [unclosed\n", "cfg:2", "not valid YAML"),
+    ],
+)
+def test_errors_name_file_line_and_key(text: str, where: str, what: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        config.parse(text, "cfg")
+    assert str(err.value).startswith(where) and what in str(err.value)
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pyhm", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_check_config_command(tmp_path: Path) -> None:
+    ok = run("check-config", str(SHIPPED))
+    assert ok.returncode == 0 and "port: 8443" in ok.stdout and "from " + str(SHIPPED) in ok.stdout
+    bad = tmp_path / "bad.cfg"
+    bad.write_text("web:\n  prot: 8443\n")
+    result = run("check-config", str(bad))
+    assert result.returncode == 2
+    assert f"{bad}:2: web.prot: unknown key" in result.stderr and "Traceback" not in result.stderr
+    missing = run("check-config", str(tmp_path / "nope.cfg"))
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def test_services_refuse_an_invalid_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.cfg"
+    bad.write_text("database:\n  raw_days: -1\n")
+    result = run("--config", str(bad), "acquire")
+    assert result.returncode == 2 and f"{bad}:2: database.raw_days" in result.stderr
