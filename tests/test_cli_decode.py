@@ -80,8 +80,5 @@ def test_garbage_only_input_exits_zero() -> None:
     assert result.returncode == 0 and b"0 frames decoded, 0 damaged" in result.stdout
 
 
-def test_version_and_demo() -> None:
+def test_version() -> None:
     assert pyhm("--version").stdout.startswith(b"pyhm ")
-    demo = pyhm("demo", "--count", "2", "--interval", "0")
-    assert demo.returncode == 0
-    assert demo.stdout.count(b"CRC ok (x25)") == 4

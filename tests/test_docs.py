@@ -50,3 +50,15 @@ def test_architecture_page_names_every_module() -> None:
 def test_sources_are_python_39_syntax() -> None:
     for path in list((ROOT / "pyhm").rglob("*.py")) + list((ROOT / "bench").glob("*.py")):
         ast.parse(path.read_text(), str(path), feature_version=(3, 9))
+
+
+def test_readme_config_error_example_is_what_pyhm_says(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    shown = next(line for line in README.splitlines() if "invalid configuration" in line)
+    cfg = tmp_path / "pyhm.cfg"
+    cfg.write_text("#\n" * 10 + "acquisition:\n  stall_secnds: 5\n")
+    result = subprocess.run([sys.executable, "-m", "pyhm", "check-config", str(cfg)], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip() == shown.replace("/etc/pyhm/pyhm.cfg", str(cfg))

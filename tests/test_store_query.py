@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pyhm.simulator import SimulatedMeter
-from pyhm.store import Query
+from pyhm.store import SCHEMA_VERSION, Query
 from pyhm.store.query import NotFound
 from pyhm.store.rollup import DAY_MS, HOUR_MS, MINUTE_MS
 from storehelp import T0, Clock, feed, reading, writer
@@ -96,7 +96,7 @@ def test_latest_meters_and_stats(two_days: Path) -> None:
     assert q.last_seen_ms(meter.id) == latest["1-0:16.7.0*255"]["ts_ms"]
     stats = q.stats()
     assert stats["meters_rows"] == 1 and stats["telegrams_rows"] == 3 * 3600 + 2 * 1440
-    assert stats["size_bytes"] > 0 and stats["schema_version"] == 1
+    assert stats["size_bytes"] > 0 and stats["schema_version"] == SCHEMA_VERSION
     with pytest.raises(NotFound):
         q.meter("nobody")
     q.close()
