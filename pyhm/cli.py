@@ -36,16 +36,76 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def _acquire(args: argparse.Namespace) -> int:
-    from pyhm import config, logs
+    from pyhm import logs
     from pyhm.acquire.service import Service
 
-    try:
-        cfg = config.load(args.config)
-    except config.ConfigError as exc:
-        print(f"pyhm: invalid configuration: {exc}", file=sys.stderr)
+    cfg = _load(args)
+    if cfg is None:
         return 2
     logs.setup(cfg.logging.level)
     return Service(cfg).run()
+
+
+def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The configuration, or None after saying what is wrong with it."""
+    from pyhm import config
+
+    try:
+        return config.load(args.config)
+    except config.ConfigError as exc:
+        print(f"pyhm: invalid configuration: {exc}", file=sys.stderr)
+        return None
+
+
+def _web(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+    import subprocess
+
+    from pyhm import logs
+    from pyhm.web.app import serve
+
+    cfg = _load(args)
+    if cfg is None:
+        return 2
+    logs.setup(cfg.logging.level)
+    try:
+        server, _ = serve(cfg)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(f"pyhm web: cannot prepare TLS: {exc}", file=sys.stderr)
+        return 1
+    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    logging.getLogger("pyhm.web").info("serving https://%s:%d/", cfg.web.listen, cfg.web.port)
+    try:
+        server.safe_start()
+    except OSError as exc:
+        print(f"pyhm web: cannot listen on {cfg.web.listen}:{cfg.web.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _passwd(args: argparse.Namespace) -> int:
+    import getpass
+
+    from pyhm.web.auth import set_password
+
+    cfg = _load(args)
+    if cfg is None:
+        return 2
+    if args.stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("New web password: ")
+        if getpass.getpass("Again: ") != password:
+            print("pyhm passwd: the two entries differ; nothing changed", file=sys.stderr)
+            return 1
+    try:
+        set_password(cfg.web.credentials, password)
+    except (ValueError, OSError) as exc:
+        print(f"pyhm passwd: {exc}", file=sys.stderr)
+        return 1
+    print(f"password set ({cfg.web.credentials}); sessions logged in before are logged out")
+    return 0
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -111,6 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("acquire", help="the acquisition service: read every IR head, store every reading")
     p.set_defaults(func=_acquire)
+
+    p = sub.add_parser("web", help="the web service: dashboard, charts and JSON API over HTTPS")
+    p.set_defaults(func=_web)
+
+    p = sub.add_parser("passwd", help="set the web password")
+    p.add_argument("--stdin", action="store_true", help="read the password from standard input (for scripts)")
+    p.set_defaults(func=_passwd)
 
     p = sub.add_parser("simulate", help="simulated meters on ptys, linked as DIR/hm_SIM0001, ...")
     p.add_argument("--dir", default="/tmp/pyhm-sim", help="where the hm_* links go (default: %(default)s)")

@@ -73,6 +73,8 @@ class WebConfig:
     port: int = 8443
     certificate: Path = Path("/var/lib/pyhm/tls/cert.pem")
     key: Path = Path("/var/lib/pyhm/tls/key.pem")
+    credentials: Path = Path("/var/lib/pyhm/web-credentials.json")
+    session_days: float = 30
 
 
 @dataclass(frozen=True)
@@ -273,6 +275,8 @@ def parse(text: str, source: str = "<config>") -> Config:
             "port": ctx.number(1, 65535, integer=True),
             "certificate": lambda n, p: Path(ctx.text(n, p)),
             "key": lambda n, p: Path(ctx.text(n, p)),
+            "credentials": lambda n, p: Path(ctx.text(n, p)),
+            "session_days": ctx.number(0.01, 3650),
         })
         return WebConfig(**d)
 

@@ -84,19 +84,24 @@ def run(db: str, meter: str, obis: str, start: Optional[str], end: Optional[str]
         print(f"pyhm export: {exc}", file=sys.stderr)
         return 2
     try:
-        names = columns(series, resolution)
-        data = rows(q, series, utc_ms(t_start), utc_ms(t_end), resolution)
-        if fmt == "csv":
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(names)
-            for row in data:
-                writer.writerow(["" if v is None else v for v in row])
-        else:
-            out.write("[")
-            for i, row in enumerate(data):
-                item: Dict[str, Any] = dict(zip(names, row))
-                out.write(("," if i else "") + "\n" + exactjson.dumps(item))
-            out.write("\n]\n")
+        write(q, series, utc_ms(t_start), utc_ms(t_end), resolution, fmt, out)
     finally:
         q.close()
     return 0
+
+
+def write(q: Query, series: Series, start_ms: int, end_ms: int, resolution: str, fmt: str, out: IO[str]) -> None:
+    """The rows of a series as CSV (with a header) or as a JSON array of objects."""
+    names = columns(series, resolution)
+    data = rows(q, series, start_ms, end_ms, resolution)
+    if fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(names)
+        for row in data:
+            writer.writerow(["" if v is None else v for v in row])
+    else:
+        out.write("[")
+        for i, row in enumerate(data):
+            item: Dict[str, Any] = dict(zip(names, row))
+            out.write(("," if i else "") + "\n" + exactjson.dumps(item))
+        out.write("\n]\n")

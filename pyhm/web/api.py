@@ -1,0 +1,225 @@
+"""The JSON API's answers, from the store: pure functions of a Query and checked parameters.
+
+Times leave as ISO 8601 in local time with its offset; values as exact decimals.
+"""
+
+from __future__ import annotations
+
+import platform
+import sqlite3
+import time
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Callable, Dict, List, Optional, TypeVar
+
+from pyhm import __version__
+from pyhm.decode import value_text
+from pyhm.export import parse_time
+from pyhm.obis import parse_obis
+from pyhm.store import Query
+from pyhm.store.query import PERIODS, Meter, NotFound, Series, utc_ms
+
+T = TypeVar("T")
+IMPORT, EXPORT, POWER = "1-0:1.8.0*255", "1-0:2.8.0*255", "1-0:16.7.0*255"
+PHASES = ("1-0:36.7.0*255", "1-0:56.7.0*255", "1-0:76.7.0*255")
+FRESH_S = 60  # data older than this is stale for /healthz
+ALIVE_S = 15  # the acquisition service commits every second
+
+
+class BadParameter(ValueError):
+    """A request parameter that cannot be used: answered with 400 naming it."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"{name}: {message}")
+        self.name = name
+        self.message = message
+
+
+def iso(ts_ms: Optional[int]) -> Optional[str]:
+    if ts_ms is None:
+        return None
+    return datetime.fromtimestamp(ts_ms / 1000).astimezone().isoformat(timespec="seconds")
+
+
+def checked(name: str, raw: Optional[str], parse: Callable[[str], T], default: Optional[T] = None) -> T:
+    """A parameter through its parser; a missing one takes ``default`` (None: required)."""
+    if raw is None or raw == "":
+        if default is None:
+            raise BadParameter(name, "is required")
+        return default
+    if len(raw) > 200:
+        raise BadParameter(name, "is too long")
+    try:
+        return parse(raw)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise BadParameter(name, str(exc)) from None
+
+
+def time_ms(text: str) -> int:
+    """ISO 8601 (local time without an offset), or milliseconds since the epoch."""
+    if text.lstrip("-").isdigit():
+        value = int(text)
+    else:
+        value = utc_ms(parse_time(text))
+    if not 0 <= value <= 253402300799000:
+        raise ValueError("out of range")
+    return value
+
+
+def points(text: str) -> int:
+    n = int(text)
+    if not 2 <= n <= 5000:
+        raise ValueError("must be from 2 to 5000")
+    return n
+
+
+def period(text: str) -> str:
+    if text not in PERIODS:
+        raise ValueError(f"must be one of {', '.join(PERIODS)}")
+    return text
+
+
+def obis(text: str) -> str:
+    return parse_obis(text)
+
+
+def meter_of(q: Query, ref: str) -> Meter:
+    if len(ref) > 200:
+        raise BadParameter("meter", "is too long")
+    return q.meter(ref)  # NotFound → 404
+
+
+def series_of(q: Query, meter: Meter, code: str) -> Series:
+    return q.find_series(meter.id, code)  # NotFound → 404
+
+
+def _latest_value(latest: Dict[str, Dict[str, Any]], code: str) -> Optional[Dict[str, Any]]:
+    entry = latest.get(code)
+    if entry is None:
+        return None
+    return {"value": value_text(entry["value"]), "unit": entry["unit"], "time": iso(entry["ts_ms"])}
+
+
+def _energy_since(q: Query, meter: Meter, code: str, start: datetime, kind: str) -> Optional[Decimal]:
+    try:
+        s = q.find_series(meter.id, code)
+    except NotFound:
+        return None
+    rows = q.consumption(s, kind, utc_ms(start), int(time.time() * 1000) + 1)
+    return sum((v for _, v in rows), Decimal(0))
+
+
+def meter_summary(q: Query, meter: Meter, heads: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
+    """One dashboard card: power now (by sign, per phase), energy today and this month, age, head."""
+    latest = q.latest(meter.id)
+    last = q.last_seen_ms(meter.id)
+    now = datetime.now().astimezone()
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    month = today.replace(day=1)
+    head = next((h for h in heads or [] if h.get("server_id") == meter.server_id), None)
+    return {
+        "id": meter.id,
+        "server_id": meter.server_id.hex(),
+        "name": meter.name,
+        "note": meter.note,
+        "label": meter.label,
+        "last_seen": iso(last),
+        "age_s": None if last is None else round(time.time() - last / 1000, 1),
+        "power": _latest_value(latest, POWER),
+        "phases": [_latest_value(latest, code) for code in PHASES if code in latest],
+        "today": {"import": _energy_since(q, meter, IMPORT, today, "day"),
+                  "export": _energy_since(q, meter, EXPORT, today, "day")},
+        "month": {"import": _energy_since(q, meter, IMPORT, month, "month"),
+                  "export": _energy_since(q, meter, EXPORT, month, "month")},
+        "head": None if head is None else {"serial": head["serial"], "state": head["state"], "present": bool(head["present"])},
+    }
+
+
+def acquisition(q: Query) -> Dict[str, Any]:
+    alive = q.writer_alive_ms()
+    age = None if alive is None else time.time() - alive / 1000
+    return {"running": age is not None and age < ALIVE_S, "last_commit": iso(alive),
+            "age_s": None if age is None else round(age, 1)}
+
+
+def meters(q: Query) -> Dict[str, Any]:
+    heads = q.heads()
+    return {"meters": [meter_summary(q, m, heads) for m in q.meters()], "acquisition": acquisition(q)}
+
+
+def meter_detail(q: Query, ref: str) -> Dict[str, Any]:
+    m = meter_of(q, ref)
+    out = meter_summary(q, m, q.heads())
+    latest = q.latest(m.id)
+    out["series"] = [
+        {"obis": s.obis, "name": s.name, "unit": s.unit_symbol, "kind": s.kind,
+         "latest": _latest_value(latest, s.obis)}
+        for s in q.series_of(m.id)
+    ]
+    return out
+
+
+def series(q: Query, meter: str, code: str, start: int, end: int, n: int) -> Dict[str, Any]:
+    if end <= start:
+        raise BadParameter("to", "must be after from")
+    m = meter_of(q, meter)
+    s = series_of(q, m, code)
+    if s.kind == "text":
+        raise BadParameter("obis", "holds text, not numbers")
+    level, pts = q.chart(s, start, end, n)
+    return {
+        "meter": m.id, "obis": s.obis, "name": s.name, "unit": s.unit_symbol, "kind": s.kind,
+        "resolution": level, "from": iso(start), "to": iso(end),
+        "points": [{"time": iso(p.ts_ms), "t": p.ts_ms, "value": p.value, "min": p.min, "max": p.max} for p in pts],
+    }
+
+
+def consumption(q: Query, meter: str, code: str, kind: str, start: int, end: int) -> Dict[str, Any]:
+    if end <= start:
+        raise BadParameter("to", "must be after from")
+    m = meter_of(q, meter)
+    s = series_of(q, m, code)
+    if s.kind != "counter":
+        raise BadParameter("obis", "is not an energy counter")
+    rows = q.consumption(s, kind, start, end)
+    return {"meter": m.id, "obis": s.obis, "name": s.name, "unit": s.unit_symbol, "period": kind,
+            "values": [{"start": d.isoformat(), "value": v} for d, v in rows]}
+
+
+def status(q: Optional[Query]) -> Dict[str, Any]:
+    import bottle
+    import cheroot
+
+    versions = {"pyhm": __version__, "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
+                "bottle": bottle.__version__, "cheroot": cheroot.__version__}
+    if q is None:
+        return {"database": None, "acquisition": {"running": False}, "heads": [], "versions": versions}
+    now = int(time.time() * 1000)
+    heads = []
+    for h in q.heads():
+        minutes = q.head_minutes(h["serial"], now - 3_600_000, now + 60_000)
+        heads.append({
+            "serial": h["serial"], "device": h["device"], "present": bool(h["present"]), "state": h["state"],
+            "meter": h["server_id"].hex() if h["server_id"] else None,
+            "frames_ok": h["frames_ok"], "frames_bad": h["frames_bad"], "bytes_skipped": h["bytes_skipped"],
+            "last_frame": iso(h["last_frame_ms"]), "last_seen": iso(h["last_seen_ms"]), "last_error": h["last_error"],
+            "last_hour": {"frames_ok": sum(m[1] for m in minutes), "frames_bad": sum(m[2] for m in minutes),
+                          "bytes_skipped": sum(m[3] for m in minutes)},
+        })
+    stats = q.stats()
+    database = {k: v for k, v in stats.items() if not k.endswith("_ms")}
+    database["oldest_raw"], database["newest_raw"] = iso(stats["oldest_raw_ms"]), iso(stats["newest_raw_ms"])
+    return {"database": database, "acquisition": acquisition(q), "heads": heads, "versions": versions}
+
+
+def health(q: Optional[Query]) -> Dict[str, Any]:
+    """For /healthz: is data arriving?"""
+    if q is None:
+        return {"status": "no-database", "fresh": False}
+    newest = q.db.execute("SELECT MAX(ts_ms) FROM telegrams").fetchone()[0]
+    if newest is None:
+        return {"status": "no-data", "fresh": False}
+    age = time.time() - newest / 1000
+    fresh = age < FRESH_S
+    return {"status": "ok" if fresh else "stale", "fresh": fresh, "newest_telegram": iso(newest), "age_s": round(age, 1),
+            "acquisition": acquisition(q)}

@@ -1,0 +1,360 @@
+"""The bottle application: pages, JSON API, static assets, login; and the HTTPS server.
+
+Every request but the login page, the static assets and /healthz needs a session cookie or
+HTTP Basic. Static assets are looked up by name in a table loaded from the package at start:
+no file is ever opened by a path from the request. Every answer carries strict security
+headers (no inline script, no external origin).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import logging
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple
+from urllib.parse import quote
+
+import bottle
+
+from pyhm import exactjson, export
+from pyhm.config import Config
+from pyhm.store import Query, SchemaError
+from pyhm.store.query import NotFound
+from pyhm.web import api
+from pyhm.web.auth import COOKIE, Auth, NoPassword
+from pyhm.web.openapi import OPENAPI
+
+log = logging.getLogger("pyhm.web")
+
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+HEADERS = [
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Strict-Transport-Security", "max-age=31536000"),
+    ("X-Frame-Options", "DENY"),
+    ("Cache-Control", "no-store"),
+]
+ASSETS = {  # URL name → (package file, content type)
+    "app.js": ("static/app.js", "text/javascript; charset=utf-8"),
+    "style.css": ("static/style.css", "text/css; charset=utf-8"),
+    "uPlot.iife.min.js": ("static/vendor/uPlot.iife.min.js", "text/javascript; charset=utf-8"),
+    "uPlot.min.css": ("static/vendor/uPlot.min.css", "text/css; charset=utf-8"),
+    "favicon.svg": ("static/favicon.svg", "image/svg+xml"),
+}
+PUBLIC = ("/login", "/healthz")
+MAX_BODY = 4096
+
+
+def _package_file(name: str) -> bytes:
+    return resources.files("pyhm.web").joinpath(name).read_bytes()
+
+
+def secure(app: Callable) -> Callable:
+    """WSGI middleware: the security headers on every answer, errors included."""
+    def wrapped(environ: Dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        def start(status: str, headers: list, exc_info: Any = None) -> Any:
+            names = {h[0].lower() for h in HEADERS}
+            headers = [h for h in headers if h[0].lower() not in names] + HEADERS
+            return start_response(status, headers, exc_info)
+        return app(environ, start)
+    return wrapped
+
+
+class Web:
+    """The application and what it needs: the configuration, the password, the database."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.auth = Auth(config.web.credentials, config.web.session_days * 86400)
+        self.assets = {name: (_package_file(path), kind) for name, (path, kind) in ASSETS.items()}
+        self.templates = {name: _package_file(f"templates/{name}.tpl").decode() for name in
+                          ("base", "login", "dashboard", "meter", "status", "message")}
+        self._local = threading.local()
+        self.app = bottle.Bottle()
+        self.app.config["catchall"] = True
+        self._routes()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def wsgi(self) -> Callable:
+        return secure(self.app)
+
+    def query(self) -> Optional[Query]:
+        """This thread's read-only connection (None while the acquisition has made no database)."""
+        q = getattr(self._local, "query", None)
+        if q is None:
+            try:
+                q = self._local.query = Query(self.config.database.path)
+            except SchemaError:
+                return None
+        return q
+
+    def render(self, name: str, **values: Any) -> str:
+        body = bottle.template(self.templates[name], **values)
+        return bottle.template(self.templates["base"], body=body, title=values.get("title", "pyhm"),
+                               nav=values.get("nav", True))
+
+    @staticmethod
+    def client() -> str:
+        return bottle.request.environ.get("REMOTE_ADDR", "?")  # never X-Forwarded-For: no proxy here
+
+    def logged_in(self) -> bool:
+        if self.auth.valid_session(bottle.request.get_cookie(COOKIE)):
+            return True
+        header = bottle.request.environ.get("HTTP_AUTHORIZATION", "")
+        if header[:6].lower() == "basic ":
+            try:
+                _, _, password = base64.b64decode(header[6:], validate=True).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                return False
+            return self.auth.login(self.client(), password)
+        return False
+
+    def json(self, data: Any, status: int = 200) -> str:
+        bottle.response.status = status
+        bottle.response.content_type = "application/json"
+        return exactjson.dumps(data)
+
+    def error(self, status: int, message: str, parameter: Optional[str] = None) -> str:
+        body: Dict[str, Any] = {"error": message}
+        if parameter:
+            body["parameter"] = parameter
+        return self.json(body, status)
+
+    # -- routes ---------------------------------------------------------------------------
+
+    def _routes(self) -> None:
+        app = self.app
+        app.add_hook("before_request", self._guard)
+        app.route("/login", "GET", self.login_page)
+        app.route("/login", "POST", self.login)
+        app.route("/logout", "POST", self.logout)
+        app.route("/", "GET", self.dashboard)
+        app.route("/meter/<ref>", "GET", self.meter_page)
+        app.route("/status", "GET", self.status_page)
+        app.route("/static/<name>", "GET", self.static)
+        app.route("/healthz", "GET", self.healthz)
+        app.route("/api/openapi.json", "GET", lambda: self.json(OPENAPI))
+        app.route("/api/meters", "GET", self.api(lambda q, p: api.meters(q)))
+        app.route("/api/meters/<ref>", "GET", self.api(lambda q, p, ref: api.meter_detail(q, ref)))
+        app.route("/api/series", "GET", self.api(self._series))
+        app.route("/api/consumption", "GET", self.api(self._consumption))
+        app.route("/api/status", "GET", lambda: self.json(api.status(self.query())))
+        app.route("/api/export", "GET", self.export)
+        for code in (400, 401, 403, 404, 405, 413, 429, 500, 503):
+            app.error(code)(self._error_page)
+
+    def _guard(self) -> None:
+        path = bottle.request.path
+        try:
+            length = int(bottle.request.environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            raise bottle.HTTPError(400, "bad Content-Length") from None
+        if length > MAX_BODY:
+            raise bottle.HTTPError(413, "request too large")
+        if path in PUBLIC or path.startswith("/static/"):
+            return
+        try:
+            self.auth.require_password()
+            ok = self.logged_in()
+        except NoPassword as exc:
+            if path.startswith("/api/"):
+                raise bottle.HTTPResponse(self.error(503, str(exc)), status=503)
+            raise bottle.HTTPResponse(self._no_password(str(exc)), status=503)
+        if ok:
+            return
+        if path.startswith("/api/"):
+            headers = {} if bottle.request.get_header("X-Requested-With") else {"WWW-Authenticate": 'Basic realm="pyhm"'}
+            raise bottle.HTTPResponse(self.error(401, "login required"), status=401, headers=headers)
+        raise bottle.HTTPResponse(status=303, headers={"Location": "/login?next=" + quote(bottle.request.fullpath)})
+
+    def _error_page(self, err: bottle.HTTPError) -> str:
+        if err.status_code == 500:
+            log.error("error answering %s: %s", bottle.request.path, err.exception, exc_info=err.exception)
+        message = err.body if isinstance(err.body, str) and err.status_code != 500 else "internal error"
+        if bottle.request.path.startswith("/api/") or bottle.request.path == "/healthz":
+            return self.error(err.status_code, message)
+        bottle.response.content_type = "text/html; charset=utf-8"
+        return self.render("message", title=f"pyhm · {err.status_code}", nav=False, heading=f"{err.status_code}",
+                           message=message)
+
+    def api(self, handler: Callable) -> Callable:
+        """An API route: checked parameters in, JSON out; bad input is 400, unknown things 404."""
+        def route(**kwargs: str) -> str:
+            q = self.query()
+            if q is None:
+                return self.error(503, "no database yet: is the acquisition service running?")
+            try:
+                return self.json(handler(q, bottle.request.query, **kwargs))
+            except api.BadParameter as exc:
+                return self.error(400, exc.message, exc.name)
+            except NotFound as exc:
+                return self.error(404, str(exc))
+        return route
+
+    def _series(self, q: Query, p: Any) -> Dict[str, Any]:
+        end = api.checked("to", p.get("to"), api.time_ms, api_now())
+        start = api.checked("from", p.get("from"), api.time_ms, end - 86_400_000)
+        return api.series(q, api.checked("meter", p.get("meter"), str), api.checked("obis", p.get("obis"), api.obis),
+                          start, end, api.checked("points", p.get("points"), api.points, 1000))
+
+    def _consumption(self, q: Query, p: Any) -> Dict[str, Any]:
+        end = api.checked("to", p.get("to"), api.time_ms, api_now())
+        start = api.checked("from", p.get("from"), api.time_ms, end - 30 * 86_400_000)
+        return api.consumption(q, api.checked("meter", p.get("meter"), str),
+                               api.checked("obis", p.get("obis"), api.obis, api.IMPORT),
+                               api.checked("period", p.get("period"), api.period, "day"), start, end)
+
+    def export(self) -> Any:
+        p = bottle.request.query
+        q = self.query()
+        if q is None:
+            return self.error(503, "no database yet")
+        try:
+            end = api.checked("to", p.get("to"), api.time_ms, api_now())
+            start = api.checked("from", p.get("from"), api.time_ms, end - 86_400_000)
+            fmt = api.checked("format", p.get("format"), _choice("csv", "json"), "csv")
+            resolution = api.checked("resolution", p.get("resolution"), _choice(*export.RESOLUTIONS), "raw")
+            meter = api.meter_of(q, api.checked("meter", p.get("meter"), str))
+            series = api.series_of(q, meter, api.checked("obis", p.get("obis"), api.obis))
+        except api.BadParameter as exc:
+            return self.error(400, exc.message, exc.name)
+        except NotFound as exc:
+            return self.error(404, str(exc))
+        buf = io.StringIO()
+        export.write(q, series, start, end, resolution, fmt, buf)
+        name = f"{meter.label}-{series.obis}".replace(" ", "_")
+        name = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+        bottle.response.content_type = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
+        bottle.response.set_header("Content-Disposition", f'attachment; filename="{name}.{fmt}"')
+        return buf.getvalue()
+
+    def static(self, name: str) -> Any:
+        asset = self.assets.get(name)
+        if asset is None:
+            raise bottle.HTTPError(404, "no such file")
+        body, kind = asset
+        bottle.response.content_type = kind
+        return body
+
+    def healthz(self) -> str:
+        data = api.health(self.query())
+        return self.json(data, 200 if data["fresh"] else 503)
+
+    # -- pages ----------------------------------------------------------------------------
+
+    def login_page(self) -> str:
+        return self.render("login", title="pyhm · login", nav=False, error=None, next=_safe_next(), retry=None)
+
+    def login(self) -> Any:
+        client = self.client()
+        wait = self.auth.blocked_for(client)
+        if wait:
+            bottle.response.status = 429
+            bottle.response.set_header("Retry-After", str(int(wait) + 1))
+            return self.render("login", title="pyhm · login", nav=False, next=_safe_next(),
+                               error=f"Too many attempts. Try again in {int(wait) + 1} seconds.", retry=int(wait) + 1)
+        password = bottle.request.forms.getunicode("password") or ""
+        try:
+            ok = self.auth.login(client, password[:1024])
+        except NoPassword as exc:
+            bottle.response.status = 503
+            return self._no_password(str(exc))
+        if not ok:
+            log.warning("failed login from %s", client)
+            bottle.response.status = 401
+            return self.render("login", title="pyhm · login", nav=False, next=_safe_next(), error="Wrong password.",
+                               retry=None)
+        bottle.response.set_cookie(COOKIE, self.auth.new_session(), secure=True, httponly=True, samesite="strict",
+                                   max_age=int(self.auth.session_seconds), path="/")
+        _see_other(_safe_next())
+
+    def logout(self) -> Any:
+        bottle.response.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="strict")
+        _see_other("/login")
+
+    def _no_password(self, message: str) -> str:
+        return self.render("message", title="pyhm", nav=False, heading="Set a password first",
+                           message=f"{message}. Then reload this page.")
+
+    def dashboard(self) -> str:
+        q = self.query()
+        data = api.meters(q) if q is not None else {"meters": [], "acquisition": {"running": False}}
+        return self.render("dashboard", title="pyhm", data=data, fmt=_fmt)
+
+    def meter_page(self, ref: str) -> str:
+        q = self.query()
+        if q is None:
+            raise bottle.HTTPError(404, "no database yet")
+        try:
+            detail = api.meter_detail(q, ref)
+        except (NotFound, api.BadParameter) as exc:
+            raise bottle.HTTPError(404, str(exc))
+        return self.render("meter", title=f"pyhm · {detail['label']}", meter=detail, fmt=_fmt)
+
+    def status_page(self) -> str:
+        return self.render("status", title="pyhm · status", data=api.status(self.query()), fmt=_fmt)
+
+
+def _see_other(target: str) -> None:
+    """A 303 to a path on this site, carrying the cookies set on the response."""
+    res = bottle.response.copy(cls=bottle.HTTPResponse)
+    res.status = 303
+    res.set_header("Location", target)
+    raise res
+
+
+def _safe_next() -> str:
+    target = bottle.request.query.get("next") or bottle.request.forms.get("next") or "/"
+    if not target.startswith("/") or target.startswith("//") or "\\" in target or len(target) > 500:
+        return "/"
+    return target
+
+
+def _choice(*options: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in options:
+            raise ValueError(f"must be one of {', '.join(options)}")
+        return text
+    return parse
+
+
+def api_now() -> int:
+    import time
+
+    return int(time.time() * 1000)
+
+
+def _fmt(value: Any, digits: int = 0, scale: float = 1) -> str:
+    """A number for a page: thousands separated, fixed decimals; '–' for none."""
+    if value is None:
+        return "–"
+    return f"{float(value) / scale:,.{digits}f}".replace(",", "\u202f")
+
+
+def serve(config: Config, ready: Optional[threading.Event] = None) -> Tuple[Any, "Web"]:
+    """Make the HTTPS server (certificate made at first start); ``server.safe_start()`` runs it."""
+    from cheroot import wsgi
+    from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+    from pyhm.web.tls import ensure_certificate, fingerprint, server_context
+
+    web = Web(config)
+    cert, key = config.web.certificate, config.web.key
+    ensure_certificate(cert, key)
+    log.info("TLS certificate %s, SHA-256 fingerprint %s", cert, fingerprint(cert))
+    server = wsgi.Server((config.web.listen, config.web.port), web.wsgi(), numthreads=16,
+                         server_name="pyhm", shutdown_timeout=2, timeout=20)
+    server.max_request_header_size = 16 * 1024  # cheroot answers 413 beyond these
+    server.max_request_body_size = 64 * 1024
+    adapter = BuiltinSSLAdapter(str(cert), str(key))
+    adapter.context = server_context(Path(cert), Path(key))
+    server.ssl_adapter = adapter
+    return server, web
+

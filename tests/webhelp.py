@@ -1,0 +1,77 @@
+"""Helpers for the web tests: a database with data, the real HTTPS server on loopback."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import ssl
+import threading
+from base64 import b64encode
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple
+
+from pyhm.config import Config, DatabaseConfig, WebConfig
+from pyhm.simulator import SimulatedMeter
+from pyhm.web.app import serve
+from pyhm.web.auth import set_password
+from storehelp import Clock, feed, writer
+
+PASSWORD = "correct horse battery"
+
+
+def build_db(path: Path, now_ms: int, day: bool = True) -> None:
+    """Two meters: a day at one telegram a minute, then the last hour at one a second
+    (without ``day``: only the last five minutes)."""
+    seconds = 3_600 if day else 300
+    clock = Clock(now_ms - (86_400_000 if day else 0) - seconds * 1000)
+    w = writer(path, clock)
+    meters = [SimulatedMeter(21), SimulatedMeter(22)]
+    if day:
+        feed(w, clock, meters, 86_400, step_ms=60_000)
+    feed(w, clock, meters, seconds - 5)
+    w.set_meter(meters[0].server_id, "House", "cellar")
+    w.close()
+
+
+class Server:
+    """pyhm's web service on 127.0.0.1 (a free port), over real TLS, in a thread."""
+
+    def __init__(self, tmp: Path, db: Optional[Path] = None, password: Optional[str] = PASSWORD) -> None:
+        self.config = Config(
+            database=DatabaseConfig(path=db or tmp / "pyhm.db"),
+            web=WebConfig(listen="127.0.0.1", port=0, certificate=tmp / "tls" / "cert.pem", key=tmp / "tls" / "key.pem",
+                          credentials=tmp / "credentials.json"),
+        )
+        if password:
+            set_password(self.config.web.credentials, password)
+        self.server, self.web = serve(self.config)
+        self.server.prepare()
+        self.port = self.server.bind_addr[1]
+        self.thread = threading.Thread(target=self.server.serve, daemon=True)
+        self.thread.start()
+        self.context = ssl.create_default_context(cafile=str(self.config.web.certificate))
+        self.context.check_hostname = False
+
+    def request(self, method: str, path: str, body: Optional[str] = None, headers: Optional[Dict[str, str]] = None,
+                auth: Optional[str] = None) -> Tuple[int, Dict[str, str], bytes]:
+        conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.context, timeout=30)
+        h = dict(headers or {})
+        if auth is not None:
+            h["Authorization"] = "Basic " + b64encode(f"pyhm:{auth}".encode()).decode()
+        if body is not None:
+            h.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        conn.request(method, path, body=body, headers=h)
+        res = conn.getresponse()
+        data = res.read()
+        out = (res.status, {k.lower(): v for k, v in res.getheaders()}, data)
+        conn.close()
+        return out
+
+    def get_json(self, path: str, auth: Optional[str] = PASSWORD) -> Tuple[int, Any]:
+        status, _, body = self.request("GET", path, auth=auth)
+        return status, json.loads(body, parse_float=Decimal)
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.thread.join(timeout=10)
