@@ -20,7 +20,7 @@ def _decode(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from pyhm import demo
 
-    return demo.run(args.dir, args.seconds)
+    return demo.run(args.dir, args.seconds, args.port)
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -61,6 +61,7 @@ def _web(args: argparse.Namespace) -> int:
     import logging
     import signal
     import subprocess
+    import threading
 
     from pyhm import logs
     from pyhm.web.app import serve
@@ -71,17 +72,23 @@ def _web(args: argparse.Namespace) -> int:
     logs.setup(cfg.logging.level)
     try:
         server, _ = serve(cfg)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        print(f"pyhm web: cannot prepare TLS: {exc}", file=sys.stderr)
+        server.prepare()
+    except subprocess.CalledProcessError as exc:
+        print(f"pyhm web: cannot make a TLS certificate: {exc.stderr.decode(errors='replace').strip()}", file=sys.stderr)
         return 1
-    signal.signal(signal.SIGTERM, lambda *_: server.stop())
-    logging.getLogger("pyhm.web").info("serving https://%s:%d/", cfg.web.listen, cfg.web.port)
-    try:
-        server.safe_start()
     except OSError as exc:
-        print(f"pyhm web: cannot listen on {cfg.web.listen}:{cfg.web.port}: {exc}", file=sys.stderr)
+        print(f"pyhm web: cannot serve on {cfg.web.listen}:{cfg.web.port}: {exc}", file=sys.stderr)
         return 1
-    return 0
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    worker = threading.Thread(target=server.serve, name="https", daemon=True)
+    worker.start()
+    logging.getLogger("pyhm.web").info("serving https://%s:%d/", cfg.web.listen, server.bind_addr[1])
+    while not done.wait(1) and worker.is_alive():
+        pass
+    server.stop()
+    return 0 if done.is_set() else 1
 
 
 def _passwd(args: argparse.Namespace) -> int:
@@ -163,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run pyhm on simulated meters (no hardware needed)")
     p.add_argument("--dir", default=".pyhm-demo", help="where the demo keeps its database (default: %(default)s)")
     p.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
+    p.add_argument("--port", type=int, default=8443, help="HTTPS port on localhost (default: %(default)s)")
     p.set_defaults(func=_demo)
 
     p = sub.add_parser("check-config", help="check a configuration file and print the effective configuration")

@@ -1,13 +1,14 @@
-"""``pyhm demo``: the appliance on an embedded default, no hardware needed.
+"""``pyhm demo``: the whole appliance on an embedded default, no hardware needed.
 
 Two simulated meters on ptys (``<dir>/heads/hm_SIM0001``, ...), the acquisition service
-reading them into ``<dir>/pyhm.db``, and every few seconds a line per meter read back from
-the database: what the household would see.
+reading them into ``<dir>/pyhm.db``, and the web UI on https://localhost:8443 with a
+one-time password printed at start.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from pathlib import Path
@@ -16,52 +17,48 @@ from typing import Optional
 from pyhm import logs
 from pyhm.acquire.service import Service
 from pyhm.acquire.simulate import Simulator
-from pyhm.config import AcquisitionConfig, Config, DatabaseConfig
-from pyhm.store import Query, SchemaError
+from pyhm.config import AcquisitionConfig, Config, DatabaseConfig, WebConfig
+from pyhm.web.app import serve
+from pyhm.web.auth import set_password
 
 log = logging.getLogger("pyhm.demo")
 
 
-def demo_config(directory: Path) -> Config:
+def demo_config(directory: Path, port: int) -> Config:
     return Config(
         database=DatabaseConfig(path=directory / "pyhm.db"),
         acquisition=AcquisitionConfig(devices=(str(directory / "heads" / "hm_*"),), discovery="glob"),
+        web=WebConfig(listen="127.0.0.1", port=port, certificate=directory / "tls" / "cert.pem",
+                      key=directory / "tls" / "key.pem", credentials=directory / "web-credentials.json"),
         source="pyhm demo",
     )
 
 
-def report(path: Path) -> None:
-    try:
-        q = Query(path)
-    except SchemaError:
-        return
-    try:
-        for meter in q.meters():
-            latest = q.latest(meter.id)
-            power = latest.get("1-0:16.7.0*255", {}).get("value")
-            energy = latest.get("1-0:1.8.0*255", {}).get("value")
-            log.info("%s: power %s W, import %s Wh", meter.label, power, energy)
-    finally:
-        q.close()
-
-
-def run(directory: str, seconds: Optional[float] = None) -> int:
+def run(directory: str, seconds: Optional[float] = None, port: int = 8443) -> int:
     logs.setup("info")
     base = Path(directory).resolve()
-    config = demo_config(base)
+    base.mkdir(parents=True, exist_ok=True)
+    config = demo_config(base, port)
+    password = secrets.token_urlsafe(9)
+    set_password(config.web.credentials, password)
+    try:
+        server, _ = serve(config)
+        server.prepare()
+    except OSError as exc:
+        log.error("cannot serve the web UI on 127.0.0.1:%d: %s (try --port)", port, exc)
+        return 1
+    web = threading.Thread(target=server.serve, name="web", daemon=True)
+    web.start()
     sim = Simulator(base / "heads", 2).start()
     service = Service(config)
-    log.info("demo: 2 simulated meters in %s, database %s (Ctrl-C stops)", base / "heads", config.database.path)
-
-    def reporter() -> None:
-        start = time.monotonic()
-        while not service.stopping.wait(5):
-            report(config.database.path)
-            if seconds is not None and time.monotonic() - start >= seconds:
-                service.request_stop()
-
-    threading.Thread(target=reporter, name="demo-report", daemon=True).start()
+    url = f"https://localhost:{server.bind_addr[1]}/"
+    print(f"\npyhm demo: open {url} and log in with the one-time password  {password}\n"
+          f"(the certificate is self-signed: accept it once). Data: {base}. Ctrl-C stops.\n", flush=True)
+    if seconds is not None:
+        threading.Timer(seconds, service.request_stop).start()
     try:
         return service.run()
     finally:
         sim.stop()
+        server.stop()
+        time.sleep(0.1)

@@ -1,23 +1,41 @@
-"""``pyhm demo``, the README's main command: simulated meters read into a local database."""
+"""``pyhm demo``, the README's main command: simulated meters, acquisition and the web UI."""
 
 from __future__ import annotations
 
+import json
+import re
+import ssl
 import subprocess
 import sys
+import urllib.request
+from base64 import b64encode
 from pathlib import Path
 
-from pyhm.store import Query
+from acquirehelp import wait_for
 
 
-def test_demo_reads_simulated_meters_into_a_database(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "pyhm", "demo", "--dir", str(tmp_path), "--seconds", "6"],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert "head SIM0001 plugged in" in result.stderr and "head SIM0002 plugged in" in result.stderr
-    assert "power" in result.stderr and "Traceback" not in result.stderr
-    q = Query(tmp_path / "pyhm.db")
-    meters = q.meters()
-    assert len(meters) == 2
-    for meter in meters:
-        assert q.latest(meter.id)["1-0:16.7.0*255"]["unit"] == "W"
-    q.close()
+def test_demo_runs_the_whole_appliance(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "pyhm", "demo", "--dir", str(tmp_path), "--seconds", "12",
+                             "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    banner = "".join(proc.stdout.readline() for _ in range(3))
+    m = re.search(r"open (https://localhost:(\d+)/) and log in with the one-time password\s+(\S+)", banner)
+    assert m, banner
+    url, password = m.group(1), m.group(3)
+    ctx = ssl.create_default_context(cafile=str(tmp_path / "tls" / "cert.pem"))
+
+    def meters() -> list:
+        req = urllib.request.Request(url + "api/meters",
+                                     headers={"Authorization": "Basic " + b64encode(f"me:{password}".encode()).decode()})
+        data = json.load(urllib.request.urlopen(req, context=ctx, timeout=10))
+        return [m for m in data["meters"] if m["power"]]
+
+    try:
+        found = wait_for(lambda: len(meters()) == 2 and meters(), timeout=10, what="two meters with power")
+        assert all(m["power"]["unit"] == "W" for m in found)
+        health = json.load(urllib.request.urlopen(url + "healthz", context=ctx, timeout=10))
+        assert health["status"] == "ok"
+    finally:
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "head SIM0001 plugged in" in err and "Traceback" not in err

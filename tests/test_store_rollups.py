@@ -14,7 +14,7 @@ from pyhm.simulator import SimulatedMeter
 from pyhm.store import Query, Retention
 from pyhm.store.query import Series
 from pyhm.store.rollup import DAY_MS, HOUR_MS, MINUTE_MS, decimal
-from storehelp import T0, Clock, feed, reading, telegram, writer
+from storehelp import T0, Clock, feed, reading, writer
 
 SERVER = b"\x0a\x01TST\x00\x00\x00\x00\x01"
 

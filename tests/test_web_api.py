@@ -16,6 +16,8 @@ NOW = int(time.time() * 1000)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    global NOW
+    NOW = int(time.time() * 1000)
     tmp = tmp_path_factory.mktemp("web")
     build_db(tmp / "pyhm.db", NOW - 20_000)  # the acquisition stopped 20 s ago
     s = Server(tmp)

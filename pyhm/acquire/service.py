@@ -207,6 +207,7 @@ class Service:
         beats: Dict[str, int] = {}
         last_ping = 0.0
         last_status = 0.0
+        last_text = ""
         status = 0
         while not self.stopping.is_set():
             self._handle_events(timeout=tick / 2)
@@ -225,9 +226,10 @@ class Service:
                 else:
                     log.error("not alive: %s; withholding the watchdog ping", ", ".join(stuck))
                 last_ping = now
-            if now - last_status >= 5 or last_status == 0:
-                self.notify("STATUS=" + self.status())
-                last_status = now
+            text = self.status()
+            if text != last_text or now - last_status >= 30:  # news at once, and a heartbeat
+                self.notify("STATUS=" + text)
+                last_status, last_text = now, text
         self.notify("STOPPING=1")
         log.info("stopping")
         finder.stop()

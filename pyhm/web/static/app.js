@@ -118,7 +118,7 @@ function meterPage(root) {
       series: [{}, { label: `kWh ${period === "day" ? "per day" : "per " + period}`, fill: css("--accent"), stroke: css("--accent"),
                      paths: uPlot.paths.bars({ size: [0.7, 60] }), points: { show: false } }],
       axes: [{ stroke: css("--muted"), grid: { show: false } }, { stroke: css("--muted"), grid: { stroke: css("--line") }, label: "kWh" }],
-      scales: { x: { time: true } },
+      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(max, 0.001) * 1.1] } },
     };
     if (bars) bars.destroy();
     bars = new uPlot(opts, [xs, ys], barsBox);
