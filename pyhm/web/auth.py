@@ -65,6 +65,9 @@ def set_password(path: Path, password: str) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(data, f)
+    if os.geteuid() == 0:  # `sudo pyhm passwd`: the file belongs to the service, like its directory
+        st = path.parent.stat()
+        os.chown(tmp, st.st_uid, st.st_gid)
     os.replace(tmp, path)
 
 
