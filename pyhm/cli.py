@@ -115,6 +115,27 @@ def _passwd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backup(args: argparse.Namespace) -> int:
+    from pyhm.store import Query, SchemaError
+
+    cfg = _load(args)
+    if cfg is None:
+        return 2
+    dest = Path(args.dest)
+    if dest.exists():
+        print(f"pyhm backup: {dest} exists; not overwriting it", file=sys.stderr)
+        return 2
+    try:
+        q = Query(cfg.database.path)
+        q.backup(dest)
+        q.close()
+    except (SchemaError, OSError) as exc:
+        print(f"pyhm backup: {exc}", file=sys.stderr)
+        return 1
+    print(f"backed up {cfg.database.path} to {dest}")
+    return 0
+
+
 def _simulate(args: argparse.Namespace) -> int:
     import signal
     import threading
@@ -186,6 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("passwd", help="set the web password")
     p.add_argument("--stdin", action="store_true", help="read the password from standard input (for scripts)")
     p.set_defaults(func=_passwd)
+
+    p = sub.add_parser("backup", help="a consistent copy of the database, while the services run")
+    p.add_argument("dest", help="the new file to write")
+    p.set_defaults(func=_backup)
 
     p = sub.add_parser("simulate", help="simulated meters on ptys, linked as DIR/hm_SIM0001, ...")
     p.add_argument("--dir", default="/tmp/pyhm-sim", help="where the hm_* links go (default: %(default)s)")

@@ -78,3 +78,24 @@ def test_errors(db: Path, args: list, message: str) -> None:
 def test_missing_database(tmp_path: Path) -> None:
     result = export(tmp_path / "none.db", "--meter", "x", "--obis", "1-0:1.8.0")
     assert result.returncode == 2 and "no database" in result.stderr
+
+
+def test_backup_while_writing(tmp_path: Path) -> None:
+    from pyhm.store import Query
+
+    clock = Clock()
+    w = writer(tmp_path / "live.db", clock)
+    feed(w, clock, [SimulatedMeter(8)], 120)
+    cfg = tmp_path / "pyhm.cfg"
+    cfg.write_text(f"database: {{path: {tmp_path / 'live.db'}}}\n")
+    result = subprocess.run([sys.executable, "-m", "pyhm", "--config", str(cfg), "backup", str(tmp_path / "copy.db")],
+                            capture_output=True, text=True, timeout=60)
+    feed(w, clock, [SimulatedMeter(8)], 10)  # the writer goes on
+    w.close()
+    assert result.returncode == 0, result.stderr
+    q = Query(tmp_path / "copy.db")
+    assert q.stats()["telegrams_rows"] == 120
+    q.close()
+    again = subprocess.run([sys.executable, "-m", "pyhm", "--config", str(cfg), "backup", str(tmp_path / "copy.db")],
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 2 and "not overwriting" in again.stderr

@@ -271,6 +271,16 @@ class Query:
         row = self.db.execute("SELECT value FROM settings WHERE key = 'writer.alive_ms'").fetchone()
         return int(row[0]) if row else None
 
+    def backup(self, dest: Union[str, Path]) -> None:
+        """A consistent copy of the whole database, made while the writer goes on writing."""
+        import sqlite3
+
+        target = sqlite3.connect(str(dest))
+        try:
+            self.db.backup(target)
+        finally:
+            target.close()
+
     def stats(self) -> Dict[str, Any]:
         """Size and contents of the database, for the status page and ``pyhm export``'s users."""
         page_size = self.db.execute("PRAGMA page_size").fetchone()[0]
