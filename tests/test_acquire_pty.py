@@ -99,3 +99,29 @@ def test_a_silent_head_is_reopened_and_reported(tmp_path: Path) -> None:
         err = stop(proc)
         meter.unplug()
     assert "no data from" in err and "reopening" in err
+
+
+def test_simulator_replays_a_capture(tmp_path: Path) -> None:
+    import corpus
+    import serial
+
+    from pyhm.acquire.simulate import Simulator
+    from pyhm.sml import FrameReader, decode_frame
+
+    entry = next(e for e in corpus.entries() if e["file"].endswith("HOLLEY_DTZ541-ZDBA__1.hex"))
+    sim = Simulator(tmp_path, 1, interval=0.05, replay=corpus.data(entry))
+    (meter,) = sim.meters
+    port = serial.Serial(str(meter.link), 9600, timeout=0.2)
+    sim.start()
+    try:
+        reader = FrameReader()
+        telegrams = []
+        end = time.monotonic() + 10
+        while len(telegrams) < 10 and time.monotonic() < end:
+            telegrams += [decode_frame(f) for f in reader.feed(port.read(4096))]
+    finally:
+        port.close()
+        sim.stop()
+    ok = [t for t in telegrams if t.ok]
+    assert len(ok) >= 8 and {t.server_id.hex() for t in ok} == {"0a01484c59020003a910"}
+    assert not meter.link.exists()  # stopping unplugs

@@ -40,9 +40,18 @@ def test_dashboard(site) -> None:  # type: ignore[no-untyped-def]
     assert browser.wait_for("document.querySelectorAll('article.meter').length") == 2
     power = browser.evaluate("document.querySelector('[data-field=power]').textContent")
     assert power and power != "–"
-    assert browser.evaluate("document.getElementById('acq-banner').classList.contains('show')") is False
+    running = browser.evaluate("fetch('/api/meters').then(r => r.json()).then(d => d.acquisition.running)")
+    shown = browser.evaluate("document.getElementById('acq-banner').classList.contains('show')")
+    assert shown is (not running)  # the banner says whether the acquisition is running
     time.sleep(6)  # one live refresh
     browser.screenshot(OUT / "dashboard.png")
+    browser.call("Emulation.setDeviceMetricsOverride", width=390, height=844, deviceScaleFactor=2, mobile=True)
+    browser.goto(base + "/")
+    width = browser.evaluate("document.querySelector('article.meter').getBoundingClientRect().width")
+    assert 300 <= width <= 390  # a phone: the cards fill the screen, nothing wider than it
+    assert browser.evaluate("document.documentElement.scrollWidth") <= 390
+    browser.screenshot(OUT / "dashboard-phone.png")
+    browser.call("Emulation.setDeviceMetricsOverride", width=1280, height=1000, deviceScaleFactor=1, mobile=False)
     assert browser.errors == []
 
 

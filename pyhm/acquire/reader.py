@@ -152,6 +152,7 @@ class HeadReader(threading.Thread):
         server_id = telegram.server_id or f"head:{self.head.serial}".encode()
         if server_id != self.server_id:
             self.log.info("meter %s on this head", server_id.hex())
+            logging.getLogger(f"pyhm.meter.{server_id.hex()}").info("read through head %s", self.head.serial)
             self.server_id = server_id
         meter = self.config.meter_for(server_id, self.head.serial)
         readings = telegram.readings
