@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import IO, Any, Dict, Iterator, List, Optional, Tuple
 
 from pyhm import exactjson
@@ -71,20 +71,16 @@ def open_series(db: str, meter: str, obis: str) -> Tuple[Query, Series]:
 def run(db: str, meter: str, obis: str, start: Optional[str], end: Optional[str], fmt: str,
         resolution: str, out: IO[str] = sys.stdout) -> int:
     try:
-        t_end = parse_time(end) if end else datetime.now().astimezone()
-        t_start = parse_time(start) if start else t_end - timedelta(days=1)
-        if t_start.tzinfo is None:
-            t_start = t_start.astimezone()
-        if t_end.tzinfo is None:
-            t_end = t_end.astimezone()
-        if t_end <= t_start:
+        end_ms = utc_ms(parse_time(end) if end else datetime.now())
+        start_ms = utc_ms(parse_time(start)) if start else end_ms - 86_400_000
+        if end_ms <= start_ms:
             raise ValueError("--to must be after --from")
         q, series = open_series(db, meter, obis)
     except (ValueError, SchemaError, NotFound) as exc:
         print(f"pyhm export: {exc}", file=sys.stderr)
         return 2
     try:
-        write(q, series, utc_ms(t_start), utc_ms(t_end), resolution, fmt, out)
+        write(q, series, start_ms, end_ms, resolution, fmt, out)
     finally:
         q.close()
     return 0

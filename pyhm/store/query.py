@@ -8,6 +8,8 @@ buckets with the same exact arithmetic the writer uses.
 
 from __future__ import annotations
 
+import sqlite3
+
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from pathlib import Path
@@ -273,8 +275,6 @@ class Query:
 
     def backup(self, dest: Union[str, Path]) -> None:
         """A consistent copy of the whole database, made while the writer goes on writing."""
-        import sqlite3
-
         target = sqlite3.connect(str(dest))
         try:
             self.db.backup(target)

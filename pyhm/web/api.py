@@ -10,7 +10,7 @@ import sqlite3
 import time
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Callable, Dict, List, Optional, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
 from pyhm import __version__
 from pyhm.decode import value_text
@@ -64,6 +64,13 @@ def time_ms(text: str) -> int:
     if not 0 <= value <= 253402300799000:
         raise ValueError("out of range")
     return value
+
+
+def time_range(params: Any, default_span_ms: int) -> Tuple[int, int]:
+    """``from`` and ``to`` of a request: ``to`` defaults to now, ``from`` to a span before it."""
+    end = checked("to", params.get("to"), time_ms, int(time.time() * 1000))
+    start = checked("from", params.get("from"), time_ms, end - default_span_ms)
+    return start, end
 
 
 def points(text: str) -> int:

@@ -55,12 +55,14 @@ def _package_file(name: str) -> bytes:
     return resources.files("pyhm.web").joinpath(name).read_bytes()
 
 
+_HEADER_NAMES = {h[0].lower() for h in HEADERS}
+
+
 def secure(app: Callable) -> Callable:
     """WSGI middleware: the security headers on every answer, errors included."""
     def wrapped(environ: Dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         def start(status: str, headers: list, exc_info: Any = None) -> Any:
-            names = {h[0].lower() for h in HEADERS}
-            headers = [h for h in headers if h[0].lower() not in names] + HEADERS
+            headers = [h for h in headers if h[0].lower() not in _HEADER_NAMES] + HEADERS
             return start_response(status, headers, exc_info)
         return app(environ, start)
     return wrapped
@@ -199,14 +201,12 @@ class Web:
         return route
 
     def _series(self, q: Query, p: Any) -> Dict[str, Any]:
-        end = api.checked("to", p.get("to"), api.time_ms, api_now())
-        start = api.checked("from", p.get("from"), api.time_ms, end - 86_400_000)
+        start, end = api.time_range(p, 86_400_000)
         return api.series(q, api.checked("meter", p.get("meter"), str), api.checked("obis", p.get("obis"), api.obis),
                           start, end, api.checked("points", p.get("points"), api.points, 1000))
 
     def _consumption(self, q: Query, p: Any) -> Dict[str, Any]:
-        end = api.checked("to", p.get("to"), api.time_ms, api_now())
-        start = api.checked("from", p.get("from"), api.time_ms, end - 30 * 86_400_000)
+        start, end = api.time_range(p, 30 * 86_400_000)
         return api.consumption(q, api.checked("meter", p.get("meter"), str),
                                api.checked("obis", p.get("obis"), api.obis, api.IMPORT),
                                api.checked("period", p.get("period"), api.period, "day"), start, end)
@@ -217,8 +217,7 @@ class Web:
         if q is None:
             return self.error(503, "no database yet")
         try:
-            end = api.checked("to", p.get("to"), api.time_ms, api_now())
-            start = api.checked("from", p.get("from"), api.time_ms, end - 86_400_000)
+            start, end = api.time_range(p, 86_400_000)
             fmt = api.checked("format", p.get("format"), _choice("csv", "json"), "csv")
             resolution = api.checked("resolution", p.get("resolution"), _choice(*export.RESOLUTIONS), "raw")
             meter = api.meter_of(q, api.checked("meter", p.get("meter"), str))
@@ -323,12 +322,6 @@ def _choice(*options: str) -> Callable[[str], str]:
             raise ValueError(f"must be one of {', '.join(options)}")
         return text
     return parse
-
-
-def api_now() -> int:
-    import time
-
-    return int(time.time() * 1000)
 
 
 def _fmt(value: Any, digits: int = 0, scale: float = 1) -> str:
