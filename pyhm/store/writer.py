@@ -108,7 +108,6 @@ class Writer:
         self.pending: Deque[Pending] = deque()
         self.dropped = 0  # readings lost because the buffer overflowed while the disk was full
         self.committed_ms = 0  # newest reception time committed
-        self.commits = 0
         self.failing: Optional[str] = None  # why the last commit failed, while it keeps failing
         self._retry_at = 0.0
         self._backoff = 1.0
@@ -163,7 +162,6 @@ class Writer:
             self.pending.popleft()
         if batch:
             self.committed_ms = max(self.committed_ms, max(p.ts_ms for p in batch))
-        self.commits += 1
         if self.failing:
             log.warning("storage works again: %d buffered telegrams stored", len(batch))
             self.failing = None
