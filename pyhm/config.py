@@ -37,6 +37,7 @@ class DatabaseConfig:
     path: Path = Path("/var/lib/pyhm/pyhm.db")
     raw_days: float = 35
     minute_days: float = 730
+    commit_seconds: float = 60
 
 
 @dataclass(frozen=True)
@@ -228,6 +229,7 @@ def parse(text: str, source: str = "<config>") -> Config:
             "path": lambda n, p: Path(ctx.text(n, p)),
             "raw_days": ctx.number(1, 36500),
             "minute_days": ctx.number(1, 36500),
+            "commit_seconds": ctx.number(1, 3600),
         })
         return DatabaseConfig(**d)
 

@@ -15,10 +15,11 @@ from pyhm.store import Query, SchemaError
 T = TypeVar("T")
 
 
-def write_config(tmp: Path, discovery: str = "glob", stall: int = 5, extra: str = "") -> Path:
+def write_config(tmp: Path, discovery: str = "glob", stall: int = 5, extra: str = "", commit_seconds: float = 1) -> Path:
+    """A configuration for a test; it commits every second unless told otherwise."""
     cfg = tmp / "pyhm.cfg"
     cfg.write_text(
-        f"database:\n  path: {tmp / 'pyhm.db'}\n"
+        f"database:\n  path: {tmp / 'pyhm.db'}\n  commit_seconds: {commit_seconds}\n"
         f"acquisition:\n  devices: ['{tmp / 'heads' / 'hm_*'}']\n  discovery: {discovery}\n  stall_seconds: {stall}\n"
         f"{extra}"
     )

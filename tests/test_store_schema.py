@@ -118,3 +118,46 @@ def test_a_failing_migration_changes_nothing(tmp_path: Path, monkeypatch: pytest
     assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert "half_done" not in [r[0] for r in con.execute("SELECT name FROM sqlite_master")]
     con.close()
+
+
+def test_a_version_2_database_keeps_every_telegram_in_time_order(tmp_path: Path) -> None:
+    """Version 3 re-clusters the telegrams by time (fewer pages written per commit); the
+    readings, the settings and when each meter last sent all come through."""
+    path = tmp_path / "v2.db"
+    clock = Clock()
+    w = writer(path, clock)
+    feed(w, clock, [SimulatedMeter(1), SimulatedMeter(2)], 120)
+    w.close()
+    con = sqlite3.connect(path, isolation_level=None)
+    con.executescript("""
+        BEGIN;
+        CREATE TABLE t2 (meter_id INTEGER NOT NULL, ts_ms INTEGER NOT NULL, layout_id INTEGER NOT NULL,
+                         data BLOB NOT NULL, meter_time INTEGER, PRIMARY KEY (meter_id, ts_ms)) WITHOUT ROWID;
+        INSERT INTO t2 SELECT * FROM telegrams;
+        DROP TABLE telegrams;
+        ALTER TABLE t2 RENAME TO telegrams;
+        ALTER TABLE meters DROP COLUMN last_ms;
+        CREATE TABLE s2 (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO s2 SELECT * FROM settings;
+        DROP TABLE settings;
+        ALTER TABLE s2 RENAME TO settings;
+        PRAGMA user_version = 2;
+        COMMIT;
+    """)  # the layout version 2 had
+    before = con.execute("SELECT * FROM telegrams ORDER BY meter_id, ts_ms").fetchall()
+    settings = con.execute("SELECT * FROM settings ORDER BY key").fetchall()
+    con.close()
+    assert len(before) >= 240
+    w = writer(path, clock)
+    assert w.db.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert w.db.execute("SELECT * FROM telegrams ORDER BY meter_id, ts_ms").fetchall() == before
+    assert w.db.execute("SELECT * FROM settings ORDER BY key").fetchall() == settings
+    last = dict(w.db.execute("SELECT id, last_ms FROM meters"))
+    assert last == {m: max(ts for mid, ts, *_ in before if mid == m) for m in last}
+    pk = [r[1] for r in sorted(w.db.execute("PRAGMA table_info(telegrams)"), key=lambda r: r[5]) if r[5]]
+    assert pk == ["ts_ms", "meter_id"]
+    assert w.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    w.close()
+    q = Query(path)
+    assert q.last_seen_ms(q.meters()[0].id) == last[q.meters()[0].id]
+    q.close()

@@ -48,7 +48,7 @@ def unplug(path: str) -> None:
     testbed.remove_device(path.rsplit("/", 1)[0])
 
 
-config = Config(database=DatabaseConfig(path=db), acquisition=AcquisitionConfig(devices=("/dev/hm_*",), discovery="udev"))
+config = Config(database=DatabaseConfig(path=db, commit_seconds=1), acquisition=AcquisitionConfig(devices=("/dev/hm_*",), discovery="udev"))
 service = Service(config)
 thread = threading.Thread(target=lambda: results.setdefault("exit", service.run()), daemon=True)
 thread.start()

@@ -12,6 +12,7 @@ import logging
 import os
 import queue
 import signal
+import sqlite3
 import threading
 import time
 from typing import Dict, List, Optional, Protocol, Sequence, Tuple
@@ -21,11 +22,13 @@ from pyhm.acquire.reader import HeadReader
 from pyhm.config import Config
 from pyhm.sml import Reading
 from pyhm.store import HeadStats, Retention, SchemaError, Writer
+from pyhm.store.live import LiveWriter, live_path
 
 log = logging.getLogger("pyhm.acquire")
 
 QUEUE_LIMIT = 10_000  # telegrams waiting for the writer
-COMMIT_EVERY = 1.0
+LIVE_EVERY = 0.5  # seconds between rewrites of the live store (when something changed)
+ROLLUP_SECONDS = 3600.0  # rollup rows and head minutes are written once an hour
 
 
 class Worker(Protocol):
@@ -63,14 +66,29 @@ def watchdog_interval() -> Optional[float]:
         return None
 
 
-class WriterThread(threading.Thread):
-    """The one thread that writes the database: telegrams from a queue, a commit a second."""
+def write_bytes() -> Optional[int]:
+    """What this process has written to storage so far (/proc/self/io), if the kernel says."""
+    try:
+        with open("/proc/self/io") as f:
+            for line in f:
+                if line.startswith("write_bytes:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
 
-    def __init__(self, writer: Writer, heads: "HeadRegistry", config: Config) -> None:
+
+class WriterThread(threading.Thread):
+    """The one thread that writes the database: telegrams from a queue into the live store at
+    once, into the database once per commit window."""
+
+    def __init__(self, writer: Writer, heads: "HeadRegistry", config: Config, live: LiveWriter) -> None:
         super().__init__(name="writer", daemon=True)
         self.writer = writer
         self.heads = heads
         self.config = config
+        self.live = live
+        self._committed_ms = writer.committed_ms
         self.queue: "queue.Queue[Tuple[bytes, Sequence[Reading], int, str]]" = queue.Queue(QUEUE_LIMIT)
         self.beats = 0
         self.dropped = 0
@@ -91,7 +109,8 @@ class WriterThread(threading.Thread):
         self._stopping.set()
 
     def run(self) -> None:
-        next_commit = time.monotonic() + COMMIT_EVERY
+        next_live = 0.0
+        io_base = write_bytes()
         while True:
             self.beats += 1
             try:
@@ -101,18 +120,43 @@ class WriterThread(threading.Thread):
                     break
             else:
                 self._name_meter(server_id, head)
-                self.writer.add(server_id, readings, ts_ms)
+                self.live.add(server_id, readings, ts_ms)
+                self.writer.add(server_id, readings, ts_ms)  # commits by itself when a window is full
                 self.telegrams += 1
                 self.last_telegram_ms = ts_ms
-            if time.monotonic() >= next_commit:
-                self._commit()
-                next_commit = time.monotonic() + COMMIT_EVERY
-        self._commit()
-        self.writer.close()
-
-    def _commit(self) -> None:
+            if self.writer.due(int(time.time() * 1000)):
+                self.writer.report_heads(self.heads.stats())
+                self.writer.commit()
+            self._after_commit()
+            if time.monotonic() >= next_live:
+                written = write_bytes()
+                self.live.heads(dict(h._asdict(), server_id=h.server_id.hex() if h.server_id else None)
+                                for h in self.heads.current())
+                self.live.note(io={"write_bytes": None if written is None or io_base is None else written - io_base,
+                                   "since_ms": self.live.started_ms})
+                self._write_live()
+                next_live = time.monotonic() + LIVE_EVERY
         self.writer.report_heads(self.heads.stats())
-        self.writer.commit()
+        self.writer.close()
+        self._after_commit()
+        if not self.writer.pending:
+            self.live.remove()  # all is in the database
+        else:
+            self._write_live()
+
+    def _after_commit(self) -> None:
+        """Forget in the live store what the database now holds."""
+        if self.writer.committed_ms != self._committed_ms:
+            self._committed_ms = self.writer.committed_ms
+            self.live.committed(self._committed_ms)
+        self.live.note(last_commit_ms=self.writer.last_commit_ms, storage_error=self.writer.failing,
+                       head_minutes=self.writer.unwritten_head_minutes())
+
+    def _write_live(self) -> None:
+        try:
+            self.live.write()
+        except OSError as exc:
+            log.error("cannot write the live store %s: %s", self.live.path, exc)
 
     def _name_meter(self, server_id: bytes, head: str) -> None:
         """A meter's name: from the configuration, else (if it has none yet) its head's serial."""
@@ -137,6 +181,11 @@ class HeadRegistry:
         self.readers: Dict[str, HeadReader] = {}
         self.gone: Dict[str, HeadStats] = {}
         self._lock = threading.Lock()
+
+    def current(self) -> List[HeadStats]:
+        """The heads present now (for the live store; stats() is for the database)."""
+        with self._lock:
+            return [r.stats() for r in self.readers.values()]
 
     def stats(self) -> List[HeadStats]:
         with self._lock:
@@ -181,15 +230,25 @@ class Service:
 
     def run(self) -> int:
         cfg = self.config
+        db = cfg.database
         try:
-            writer = Writer(cfg.database.path, Retention(cfg.database.raw_days, cfg.database.minute_days))
-        except (SchemaError, OSError) as exc:
-            log.critical("cannot open the database %s: %s", cfg.database.path, exc)
+            writer = Writer(db.path, Retention(db.raw_days, db.minute_days), commit_seconds=db.commit_seconds,
+                            rollup_seconds=ROLLUP_SECONDS)
+            live = LiveWriter(live_path(db.path), db.path, db.commit_seconds)
+            live.write()
+            writer.set_setting("live.path", str(live.path))
+        except (SchemaError, OSError, sqlite3.Error) as exc:
+            log.critical("cannot open the database %s: %s", db.path, exc)
             return 1
+        if writer.last_commit_ms is not None:
+            ago = time.time() - writer.last_commit_ms / 1000
+            log.info("the last commit before this start was at %s (%.0f s ago)",
+                     time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(writer.last_commit_ms / 1000)), ago)
+        log.info("committing every %g s; live readings in %s", db.commit_seconds, live.path)
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.request_stop)
             signal.signal(signal.SIGINT, self.request_stop)
-        self.writer_thread = WriterThread(writer, self.heads, cfg)
+        self.writer_thread = WriterThread(writer, self.heads, cfg, live)
         self.writer_thread.start()
         finder = discovery(cfg.acquisition.discovery, cfg.acquisition.devices, self.events)
         try:

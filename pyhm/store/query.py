@@ -1,6 +1,10 @@
 """Reading the database: charts, consumption, latest values, statistics, export.
 
 Everything here opens the database read-only, from any process, while the writer writes (WAL).
+The readings the acquisition received but has not committed yet (its commit window spares the
+SD card) are laid over the database from the live store (``store.live``): the live file is
+read first, then the database, and a live telegram counts only if it is newer than every
+committed one, so nothing is counted twice and nothing falls between the two.
 A chart of any range costs about the same: the store answers from the coarsest resolution that
 still gives the points asked for (raw telegrams, then minute, hour, day rollups) and merges
 buckets with the same exact arithmetic the writer uses.
@@ -17,6 +21,7 @@ from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 from pyhm.obis import obis_name, unit_symbol
 from pyhm.store.codec import Layout, parse_spec
+from pyhm.store.live import Live, LiveReader
 from pyhm.store.rollup import LEVEL_MS, MINUTE_MS, Agg, decimal
 from pyhm.store.schema import connect
 
@@ -82,9 +87,40 @@ class Query:
         self.path = Path(path)
         self.db = connect(self.path, readonly=True)
         self._layouts: Dict[int, Layout] = {}
+        self._live_reader: Optional[LiveReader] = None
+        self._server_ids: Dict[int, bytes] = {}
 
     def close(self) -> None:
         self.db.close()
+
+    # -- the live store -----------------------------------------------------------------
+
+    def live(self) -> Optional[Live]:
+        """What the acquisition holds in RAM now (None: no live store, or its writer is gone)."""
+        row = self.db.execute("SELECT value FROM settings WHERE key = 'live.path'").fetchone()
+        if row is None:
+            return None
+        if self._live_reader is None or str(self._live_reader.path) != row[0]:
+            self._live_reader = LiveReader(Path(row[0]))
+        live = self._live_reader.read()
+        return live if live is not None and live.fresh() else None
+
+    def _server_id(self, meter_id: int) -> Optional[bytes]:
+        sid = self._server_ids.get(meter_id)
+        if sid is None:
+            row = self.db.execute("SELECT server_id FROM meters WHERE id = ?", (meter_id,)).fetchone()
+            if row is None:
+                return None
+            sid = self._server_ids[meter_id] = bytes(row[0])
+        return sid
+
+    def _committed_ms(self, meter_id: int) -> Optional[int]:
+        row = self.db.execute("SELECT last_ms FROM meters WHERE id = ?", (meter_id,)).fetchone()
+        return row[0] if row else None
+
+    def _live_samples(self, live: Optional[Live], series: "Series") -> List[Tuple[int, int, int]]:
+        sid = self._server_id(series.meter_id) if live is not None else None
+        return live.samples(sid, series.obis, series.unit) if live is not None and sid is not None else []
 
     # -- meters and series --------------------------------------------------------------
 
@@ -110,7 +146,18 @@ class Query:
         raise NotFound(f"meter {meter_id} has no series {obis}")
 
     def last_seen_ms(self, meter_id: int) -> Optional[int]:
-        return self.db.execute("SELECT MAX(ts_ms) FROM telegrams WHERE meter_id = ?", (meter_id,)).fetchone()[0]
+        """When the meter's newest telegram arrived (committed or live)."""
+        live = self.live()
+        sid = self._server_id(meter_id) if live is not None else None
+        times = [t for t in (self._committed_ms(meter_id), live.newest_ms(sid) if live and sid else None) if t]
+        return max(times) if times else None
+
+    def newest_ms(self) -> Optional[int]:
+        """When the newest telegram of any meter arrived (committed or live)."""
+        live = self.live()
+        committed = self.db.execute("SELECT MAX(ts_ms) FROM telegrams").fetchone()[0]
+        times = [t for t in (committed, live.newest_ms() if live else None) if t]
+        return max(times) if times else None
 
     # -- raw telegrams ------------------------------------------------------------------
 
@@ -123,15 +170,23 @@ class Query:
         return layout
 
     def raw(self, series: Series, from_ms: int, to_ms: int) -> Iterator[Tuple[int, int, int]]:
-        """(ts_ms, integer, exponent) of every stored sample of a series in [from, to)."""
+        """(ts_ms, integer, exponent) of every sample of a series in [from, to): the stored
+        ones, then those still in the live store."""
+        pending = self._live_samples(self.live(), series)  # read before the database: see above
+        last = self._committed_ms(series.meter_id) if pending else None
         for ts, lid, data in self.db.execute(
             "SELECT ts_ms, layout_id, data FROM telegrams WHERE meter_id = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms",
             (series.meter_id, from_ms, to_ms),
-        ):
+        ).fetchall():
             layout = self._layouts.get(lid) or self._layout(lid)
             at = layout.index.get(series.id)
             if at is not None:
+                last = max(last or ts, ts)
                 yield ts, layout.struct.unpack(data)[at[0]], at[1]
+        for ts, v, exp in pending:
+            if from_ms <= ts < to_ms and (last is None or ts > last):
+                last = ts
+                yield ts, v, exp
 
     def texts(self, series: Series, from_ms: int, to_ms: int) -> List[Tuple[int, bytes]]:
         return [(ts, bytes(v)) for ts, v in self.db.execute(
@@ -150,6 +205,10 @@ class Query:
 
     def _oldest(self, series: Series, level: str) -> Optional[int]:
         if level == "raw":
+            # Telegrams are clustered by time: a meter with none left would cost a full scan.
+            last, oldest = self._committed_ms(series.meter_id), self.db.execute("SELECT MIN(ts_ms) FROM telegrams").fetchone()[0]
+            if last is None or oldest is None or last < oldest:
+                return None
             sql, key = "SELECT MIN(ts_ms) FROM telegrams WHERE meter_id = ?", series.meter_id
         else:
             sql, key = f"SELECT MIN(ts_ms) FROM rollup_{level} WHERE series_id = ?", series.id
@@ -212,7 +271,9 @@ class Query:
                     tz: Optional[tzinfo] = None) -> List[Tuple[date, Decimal]]:
         """What a counter counted per local day, week (from Monday), month or year.
 
-        Built from the hourly increases: a reset or a replaced counter adds nothing negative.
+        Built from the hourly increases, then the samples after the newest rollup (committed
+        or live), so that a total runs up to the newest reading. A reset or a replaced counter
+        adds nothing negative.
         """
         if series.kind != "counter":
             raise NotFound(f"{series.obis} is not a counter")
@@ -226,6 +287,22 @@ class Query:
             if total is None:
                 total = totals[key] = Agg(0, True, agg.exp)
             total.merge(agg)
+        row = self.db.execute("SELECT * FROM rollup_minute WHERE series_id = ? ORDER BY ts_ms DESC LIMIT 1",
+                              (series.id,)).fetchone()
+        prev: Optional[Tuple[int, int]] = None
+        tail_from = from_ms
+        if row is not None:
+            closed = Agg.from_row(True, row)
+            tail_from = max(from_ms, closed.start + MINUTE_MS)
+            if closed.last is not None:
+                prev = (closed.last, closed.exp)
+        for ts, v, exp in self.raw(series, tail_from, to_ms):
+            key = period_start(datetime.fromtimestamp(ts / 1000, tz).date(), period)
+            total = totals.get(key)
+            if total is None:
+                total = totals[key] = Agg(0, True, exp)
+            total.add(v, exp, prev)
+            prev = (v, exp)
         return [(key, decimal(t.inc, t.exp)) for key, t in sorted(totals.items())]  # type: ignore[misc]
 
     # -- now ----------------------------------------------------------------------------
@@ -234,9 +311,15 @@ class Query:
         """The newest value of every series of a meter, by OBIS code."""
         by_id = {s.id: s for s in self.series_of(meter_id)}
         out: Dict[str, Dict[str, Any]] = {}
+        live = self.live()
+        for s in by_id.values():
+            pending = self._live_samples(live, s)
+            if pending:
+                ts, v, exp = pending[-1]
+                out[s.obis] = self._entry(s, ts, decimal(v, exp))
         rows = self.db.execute(
-            "SELECT ts_ms, layout_id, data FROM telegrams WHERE meter_id = ? ORDER BY ts_ms DESC LIMIT 120",
-            (meter_id,),
+            "SELECT ts_ms, layout_id, data FROM telegrams WHERE meter_id = ? AND ts_ms >= ? ORDER BY ts_ms DESC LIMIT 120",
+            (meter_id, (self._committed_ms(meter_id) or 0) - 3_600_000),
         ).fetchall()
         for ts, lid, data in rows:
             layout = self._layouts.get(lid) or self._layout(lid)
@@ -257,21 +340,37 @@ class Query:
         return {"ts_ms": ts, "value": value, "unit": s.unit_symbol, "name": s.name, "kind": s.kind}
 
     def heads(self) -> List[Dict[str, Any]]:
-        """Every IR head ever seen, with its reception totals."""
+        """Every IR head ever seen, with its reception totals; its state now from the live store."""
+        live = self.live()
         cur = self.db.execute("SELECT * FROM heads ORDER BY serial")
         names = [d[0] for d in cur.description]
-        return [dict(zip(names, row)) for row in cur]
+        out = {row[0]: dict(zip(names, row)) for row in cur}
+        for h in live.heads if live else ():
+            row = out.get(h["serial"])
+            if row is None:
+                continue  # committed at its first commit; until then unknown here
+            row.update({k: h[k] for k in ("device", "present", "state", "last_frame_ms", "last_error")})
+        return list(out.values())
 
     def head_minutes(self, serial: str, from_ms: int, to_ms: int) -> List[Tuple[int, int, int, int]]:
-        """(minute, frames ok, frames bad, bytes skipped) of one head."""
-        return self.db.execute(
+        """(minute, frames ok, frames bad, bytes skipped) of one head, the unwritten ones too."""
+        rows = {r[0]: list(r[1:]) for r in self.db.execute(
             "SELECT ts_ms, frames_ok, frames_bad, bytes_skipped FROM head_minutes"
-            " WHERE serial = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms", (serial, from_ms, to_ms)).fetchall()
+            " WHERE serial = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms", (serial, from_ms, to_ms))}
+        live = self.live()
+        for s, ts, *counts in live.facts.get("head_minutes", ()) if live else ():
+            if s == serial and from_ms <= ts < to_ms:
+                acc = rows.setdefault(ts, [0, 0, 0])
+                for i, c in enumerate(counts):
+                    acc[i] += c
+        return [(ts, *counts) for ts, counts in sorted(rows.items())]  # type: ignore[misc]
 
     def writer_alive_ms(self) -> Optional[int]:
-        """When the acquisition service last committed (None: never)."""
+        """When the acquisition service last showed life: its live store, else its last commit."""
+        live = self.live()
         row = self.db.execute("SELECT value FROM settings WHERE key = 'writer.alive_ms'").fetchone()
-        return int(row[0]) if row else None
+        times = [t for t in (int(row[0]) if row else None, live.written_ms if live else None) if t]
+        return max(times) if times else None
 
     def backup(self, dest: Union[str, Path]) -> None:
         """A consistent copy of the whole database, made while the writer goes on writing."""

@@ -1,10 +1,14 @@
 """The single writer: takes decoded readings, stores them, keeps the rollups current.
 
-Readings wait in a bounded buffer and are committed together at least once per second of
-readings (``add`` commits when the buffer spans a second; the acquisition service also calls
-``commit`` every second). A killed process loses only what was not committed yet. When the
-disk is full the transaction is rolled back, nothing stored is touched, the readings stay in
-the buffer, and the writer tries again with a growing pause until there is room.
+Flash cards wear out from small writes repeated all day, so the writer batches. Readings wait
+in a bounded buffer and are committed together once per *commit window* (``commit_seconds``;
+``add`` commits when the buffer spans it, the acquisition service also calls ``commit`` on
+time). Rollup rows and per-minute head counts, which touch one page per series, are written
+once per *rollup window* (``rollup_seconds``, an hour in the service): until then they live in
+memory and, after a crash, are rebuilt exactly from the committed raw telegrams. A killed
+process loses only what was not committed yet. When the disk is full the transaction is
+rolled back, nothing stored is touched, the readings stay in the buffer, and the writer tries
+again with a growing pause until there is room.
 """
 
 from __future__ import annotations
@@ -99,12 +103,17 @@ class Writer:
         retention: Retention = Retention(),
         buffer_limit: int = 20_000,
         clock: Callable[[], float] = time.time,
+        commit_seconds: float = 1.0,
+        rollup_seconds: float = 0.0,
     ) -> None:
         self.path = Path(path)
         self.db = connect(self.path)
         self.retention = retention
         self.buffer_limit = buffer_limit
         self.clock = clock
+        self.commit_ms = int(commit_seconds * 1000)
+        self.rollup_ms = int(rollup_seconds * 1000)
+        self._rollups_at = 0  # when rollup rows were last written (0: never in this run)
         self.pending: Deque[Pending] = deque()
         self.dropped = 0  # readings lost because the buffer overflowed while the disk was full
         self.committed_ms = 0  # newest reception time committed
@@ -115,8 +124,12 @@ class Writer:
         self._heads: List[HeadStats] = []
         self._head_base: Dict[str, Tuple[int, int, int]] = {}  # counts already stored, per head
         self._head_next: Dict[str, Tuple[int, int, int]] = {}
+        self._head_minutes: Dict[Tuple[str, int], Tuple[int, int, int]] = {}  # not yet written
+        self._head_minutes_next = self._head_minutes
         self._load()
         self._recover()
+        alive = self.db.execute("SELECT value FROM settings WHERE key = 'writer.alive_ms'").fetchone()
+        self.last_commit_ms: Optional[int] = int(alive[0]) if alive else None
 
     # -- public API ---------------------------------------------------------------------
 
@@ -130,24 +143,44 @@ class Writer:
             self.dropped += 1
             if self.dropped in (1, 10, 100) or self.dropped % 1000 == 0:
                 log.error("storage buffer full: %d telegrams lost so far (%s)", self.dropped, self.failing)
-        if ts_ms - self.pending[0].ts_ms >= 1000:
+        if ts_ms - self.pending[0].ts_ms >= self.commit_ms or self._is_new(server_id, readings):
             self.commit()
 
-    def commit(self, now_ms: Optional[int] = None) -> bool:
-        """Store what is pending and close rollup buckets that ended; False if it must wait."""
+    def _is_new(self, server_id: bytes, readings: Sequence[Reading]) -> bool:
+        """A new meter or series is committed at once, so that other processes know it while
+        its readings are live."""
+        meter_id = self._meters.get(server_id)
+        return meter_id is None or any((meter_id, r.obis, r.unit) not in self._series for r in readings)
+
+    def due(self, now_ms: int) -> bool:
+        """Is a commit due: readings waiting for a whole window, or bookkeeping a window old?"""
+        oldest = self.pending[0].ts_ms if self.pending else None
+        if oldest is not None and now_ms - oldest >= self.commit_ms:
+            return True
+        return self.last_commit_ms is None or now_ms - self.last_commit_ms >= self.commit_ms
+
+    def commit(self, now_ms: Optional[int] = None, rollups: bool = False) -> bool:
+        """Store what is pending and close rollup buckets that ended; False if it must wait.
+
+        Rollup rows are written when the rollup window has passed (or ``rollups`` asks)."""
         now = self.clock()
         if self.failing and now < self._retry_at:
             return False
         now_ms = int(now * 1000) if now_ms is None else now_ms
         batch = list(self.pending)
+        rollups = rollups or now_ms - self._rollups_at >= self.rollup_ms
         try:
             self.db.execute("BEGIN IMMEDIATE")
             rows = self._unwritten
             for item in batch:
                 self._store(item, rows)
+            meters = {self._meters[item.server_id] for item in batch}
+            self.db.executemany("UPDATE meters SET last_ms = ? WHERE id = ?",
+                                [(self._last_ts[m], m) for m in meters if m in self._last_ts])
             self._close_idle(now_ms, rows)
-            self._write_rollups(rows)
-            self._write_heads(now_ms)
+            self._write_heads(now_ms, rollups)
+            if rollups:
+                self._write_rollups(rows)
             self.db.execute("INSERT OR REPLACE INTO settings VALUES ('writer.alive_ms', ?)", (str(now_ms),))
             if now_ms - self._pruned_at >= PRUNE_EVERY_MS:
                 self._prune(now_ms)
@@ -155,18 +188,32 @@ class Writer:
         except sqlite3.Error as exc:
             self._failed(exc)
             return False
-        self._unwritten = _no_rows()
+        self._head_minutes = self._head_minutes_next
+        if rollups:
+            self._unwritten = _no_rows()
+            self._rollups_at = now_ms
         self._head_base.update(self._head_next)
         self._head_next = {}
         for _ in batch:
             self.pending.popleft()
         if batch:
             self.committed_ms = max(self.committed_ms, max(p.ts_ms for p in batch))
+        self.last_commit_ms = now_ms
         if self.failing:
             log.warning("storage works again: %d buffered telegrams stored", len(batch))
             self.failing = None
             self._backoff = 1.0
         return True
+
+    def set_setting(self, key: str, value: str) -> None:
+        """A small fact for other processes, committed at once (only when it changed)."""
+        row = self.db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        if row is None or row[0] != value:
+            self.db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, value))
+
+    def unwritten_head_minutes(self) -> List[Tuple[str, int, int, int, int]]:
+        """Per-minute head counts committed in totals but not yet written as minutes."""
+        return [(serial, ts, *counts) for (serial, ts), counts in self._head_minutes.items()]
 
     def report_heads(self, heads: Sequence[HeadStats]) -> None:
         """The heads' current health, stored with the next commit."""
@@ -206,10 +253,9 @@ class Writer:
 
     def close(self) -> None:
         """Commit what can be committed and close the database."""
-        if self.pending:
-            self.failing = None  # one last try, whatever the backoff says
-            if not self.commit():
-                log.error("closing with %d telegrams not stored: %s", len(self.pending), self.failing)
+        self.failing = None  # one last try, whatever the backoff says
+        if not self.commit(rollups=True):
+            log.error("closing with %d telegrams not stored: %s", len(self.pending), self.failing)
         self.db.close()
 
     # -- ingest -------------------------------------------------------------------------
@@ -286,11 +332,16 @@ class Writer:
     def _write_rollups(self, rows: Dict[str, List[Row]]) -> None:
         for level, items in rows.items():
             if items:
-                self.db.executemany(f"INSERT OR REPLACE INTO rollup_{level} VALUES (?,?,?,?,?,?,?,?,?,?)", items)
+                # An hour or day row is re-made as each minute closes: the newest one counts.
+                newest = {(row[0], row[1]): row for row in items}
+                self.db.executemany(f"INSERT OR REPLACE INTO rollup_{level} VALUES (?,?,?,?,?,?,?,?,?,?)",
+                                    newest.values())
 
-    def _write_heads(self, now_ms: int) -> None:
-        """Totals per head, and per minute the frames and skipped bytes since the last commit."""
+    def _write_heads(self, now_ms: int, minutes: bool) -> None:
+        """Totals per head; per minute the frames and skipped bytes, gathered in memory and
+        written with the rollups (the totals say the same, and a crash loses only detail)."""
         minute = now_ms - now_ms % MINUTE_MS
+        gathered = dict(self._head_minutes)
         for h in self._heads:
             counts = (h.frames_ok, h.frames_bad, h.bytes_skipped)
             base = self._head_base.get(h.serial, (0, 0, 0))
@@ -312,13 +363,18 @@ class Writer:
                  h.last_frame_ms, h.last_error),
             )
             if ok or bad or skipped:
-                self.db.execute(
-                    "INSERT INTO head_minutes VALUES (?, ?, ?, ?, ?) ON CONFLICT (serial, ts_ms) DO UPDATE SET"
-                    " frames_ok = frames_ok + excluded.frames_ok, frames_bad = frames_bad + excluded.frames_bad,"
-                    " bytes_skipped = bytes_skipped + excluded.bytes_skipped",
-                    (h.serial, minute, ok, bad, skipped),
-                )
+                old = gathered.get((h.serial, minute), (0, 0, 0))
+                gathered[(h.serial, minute)] = (old[0] + ok, old[1] + bad, old[2] + skipped)
         self._heads = []
+        if minutes:
+            self.db.executemany(
+                "INSERT INTO head_minutes VALUES (?, ?, ?, ?, ?) ON CONFLICT (serial, ts_ms) DO UPDATE SET"
+                " frames_ok = frames_ok + excluded.frames_ok, frames_bad = frames_bad + excluded.frames_bad,"
+                " bytes_skipped = bytes_skipped + excluded.bytes_skipped",
+                [(serial, ts, *counts) for (serial, ts), counts in gathered.items()],
+            )
+            gathered = {}
+        self._head_minutes_next = gathered
 
     def _failed(self, exc: sqlite3.Error) -> None:
         """Roll back, and rebuild the in-memory state from what is committed (as after a crash)."""
@@ -444,9 +500,8 @@ class Writer:
     def _prune(self, now_ms: int) -> None:
         raw_cut = now_ms - int(self.retention.raw_days * DAY_MS)
         minute_cut = now_ms - int(self.retention.minute_days * DAY_MS)
-        # Per meter and per series: each delete is a range at the start of its key.
-        for meter_id in set(self._meters.values()):
-            self.db.execute("DELETE FROM telegrams WHERE meter_id = ? AND ts_ms < ?", (meter_id, raw_cut))
+        # Each delete is a range at the start of its key: of the table, and of each series.
+        self.db.execute("DELETE FROM telegrams WHERE ts_ms < ?", (raw_cut,))
         for series_id in self._by_id:
             self.db.execute("DELETE FROM rollup_minute WHERE series_id = ? AND ts_ms < ?", (series_id, minute_cut))
         self.db.execute("DELETE FROM head_minutes WHERE ts_ms < ?", (raw_cut,))

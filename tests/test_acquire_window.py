@@ -1,0 +1,119 @@
+"""The acquisition service with a commit window, on real ptys: a telegram is live within
+2 s (store and HTTPS API) while it waits in RAM; SIGTERM commits everything; kill -9 loses at
+most one window and the next start says when the last commit was."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from acquirehelp import head, start, stop, telegram_count, wait_for, write_config
+from pyhm.acquire.simulate import PtyMeter
+from pyhm.simulator import SimulatedMeter
+from pyhm.store import Query
+from webhelp import PASSWORD, Server
+
+POWER = "1-0:16.7.0*255"
+
+
+def live_count(db: Path, server_id: bytes) -> int:
+    """Telegrams a reader sees (committed or live) for a meter, by its power series."""
+    q = Query(db)
+    try:
+        m = q.meter(server_id.hex())
+        return sum(1 for _ in q.raw(q.find_series(m.id, POWER), 0, 2**62))
+    except LookupError:
+        return 0
+    finally:
+        q.close()
+
+
+def live_head(db: Path, serial: str) -> bool:
+    """Is the head read now, by a running acquisition (its live store)?"""
+    q = Query(db)
+    try:
+        live = q.live()
+        return live is not None and any(h["serial"] == serial and h["state"] == "reading" for h in live.heads)
+    finally:
+        q.close()
+
+
+def test_live_within_two_seconds_and_sigterm_commits_all(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, stall=60, commit_seconds=60)
+    db = tmp_path / "pyhm.db"
+    sim = SimulatedMeter(7)
+    meter = PtyMeter(tmp_path / "heads", "LIVE", sim)
+    proc = start(cfg)
+    web = None
+    try:
+        wait_for(lambda: head(db, "LIVE"), what="head found")
+        assert meter.send()
+        wait_for(lambda: telegram_count(db, sim.server_id) == 1, what="a new meter committed at once")
+        web = Server(tmp_path, db)
+        lags = []
+        for n in range(2, 12):
+            assert meter.send()
+            sent = time.monotonic()
+            wait_for(lambda: live_count(db, sim.server_id) == n, timeout=2, what=f"telegram {n} live")
+            status, data = web.get_json("/api/meters", auth=PASSWORD)
+            assert status == 200
+            (card,) = data["meters"]
+            assert card["power"]["value"] == Decimal(sim.power_cw).scaleb(-2)  # the newest, over HTTPS
+            lags.append(time.monotonic() - sent)
+            time.sleep(0.2)
+        assert max(lags) < 2
+        status, health = web.get_json("/healthz", auth=None)
+        assert status == 200 and health["status"] == "ok"
+        assert telegram_count(db, sim.server_id) == 1  # the rest waits in RAM: not one disk commit
+    finally:
+        if web is not None:
+            web.stop()
+        err = stop(proc)
+        meter.unplug()
+    assert telegram_count(db, sim.server_id) == 11  # SIGTERM: everything committed
+    assert "committing every 60 s" in err and "Traceback" not in err
+
+
+def test_kill9_loses_at_most_one_window(tmp_path: Path) -> None:
+    window = 3
+    cfg = write_config(tmp_path, stall=60, commit_seconds=window)
+    db = tmp_path / "pyhm.db"
+    sim = SimulatedMeter(8)
+    meter = PtyMeter(tmp_path / "heads", "KILL", sim)
+    proc = start(cfg)
+    sent = 0
+    try:
+        wait_for(lambda: head(db, "KILL"), what="head found")
+        end = time.monotonic() + 3 * window + 0.5
+        while time.monotonic() < end:
+            assert meter.send()
+            sent += 1
+            time.sleep(0.25)
+        wait_for(lambda: live_count(db, sim.server_id) == sent, what="all live")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        proc.communicate()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stored = telegram_count(db, sim.server_id)
+    assert live_count(db, sim.server_id) == stored  # the killed writer's RAM is not shown as data
+    per_window = window / 0.25
+    assert sent - per_window - 2 <= stored < sent, (sent, stored)
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    con.close()
+    # The next start says when the last commit was, and goes on.
+    proc = start(cfg)
+    try:
+        wait_for(lambda: live_head(db, "KILL"), what="head read again")
+        assert meter.send()
+        wait_for(lambda: live_count(db, sim.server_id) == stored + 1, what="reading again")
+    finally:
+        err = stop(proc)
+        meter.unplug()
+    assert "the last commit before this start was at" in err
+    assert telegram_count(db, sim.server_id) == stored + 1
