@@ -184,7 +184,7 @@ class Service:
         try:
             writer = Writer(cfg.database.path, Retention(cfg.database.raw_days, cfg.database.minute_days))
         except (SchemaError, OSError) as exc:
-            log.critical("cannot open the database %s: %s", cfg.database.path, exc)
+            log.critical("cannot start: %s", exc)
             return 1
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.request_stop)

@@ -22,7 +22,7 @@ from pyhm.obis import is_counter
 from pyhm.sml.readings import Reading
 from pyhm.store.codec import Layout, code_for, parse_spec, spec_text
 from pyhm.store.rollup import DAY_MS, HOUR_MS, MINUTE_MS, Agg, Row
-from pyhm.store.schema import connect
+from pyhm.store.schema import connect, open_error
 
 log = logging.getLogger("pyhm.store")
 
@@ -115,8 +115,12 @@ class Writer:
         self._heads: List[HeadStats] = []
         self._head_base: Dict[str, Tuple[int, int, int]] = {}  # counts already stored, per head
         self._head_next: Dict[str, Tuple[int, int, int]] = {}
-        self._load()
-        self._recover()
+        try:
+            self._load()
+            self._recover()
+        except sqlite3.DatabaseError as exc:  # damaged pages: refuse, and touch nothing
+            self.db.close()
+            raise open_error(self.path, exc) from None
 
     # -- public API ---------------------------------------------------------------------
 
