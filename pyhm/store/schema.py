@@ -191,11 +191,29 @@ def connect(path: Union[str, Path], readonly: bool = False) -> sqlite3.Connectio
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
         migrate(db)
+        _check_small_tables(db)
     except (sqlite3.DatabaseError, SchemaError) as exc:
         if db is not None:
             db.close()
         raise open_error(path, exc) from None
     return db
+
+
+SMALL_TABLES = ("meters", "series", "layouts", "settings", "heads")
+
+
+def _check_small_tables(db: sqlite3.Connection) -> None:
+    """Damaged pages in the tables the writer reads at start and rewrites all the time?
+
+    Cheap (they hold a few rows); the big tables are not checked at start, that would take
+    minutes on an SD card. SQLite before 3.33 cannot check one table: then nothing is checked.
+    """
+    if sqlite3.sqlite_version_info < (3, 33, 0):
+        return
+    for table in SMALL_TABLES:
+        first = db.execute(f"PRAGMA quick_check({table})").fetchone()[0]
+        if first != "ok":
+            raise sqlite3.DatabaseError(f"database disk image is malformed: {first}")
 
 
 def _create(path: Path) -> None:
