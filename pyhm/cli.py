@@ -23,10 +23,11 @@ def _decode(args: argparse.Namespace) -> int:
 
     as_hex = args.hex
     if args.file == "-":
-        if sys.stdin.isatty():
+        terminal = sys.stdin.isatty()
+        if terminal:  # and no peeking: a terminal's end of input (Ctrl-D) is read only once
             print("pyhm decode: reading an SML capture from the terminal; name a file or pipe one in "
                   "(pyhm decode < capture.bin); Ctrl-D ends the input", file=sys.stderr, flush=True)
-        head = b"" if as_hex else sys.stdin.buffer.peek(4096)[:4096]
+        head = b"" if as_hex or terminal else sys.stdin.buffer.peek(4096)[:4096]
         whole = False
     else:
         try:
@@ -308,8 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--obis", required=True, help="OBIS code, e.g. 1-0:1.8.0")
     p.add_argument("--from", dest="start", help="start, ISO 8601 (default: 24 hours before --to)")
     p.add_argument("--to", dest="end", help="end, ISO 8601 (default: now)")
-    p.add_argument("--format", choices=("csv", "json"), default="csv")
-    p.add_argument("--resolution", choices=("raw", "minute", "hour", "day"), default="raw")
+    p.add_argument("--format", choices=("csv", "json"), default="csv", help="output format (default: %(default)s)")
+    p.add_argument("--resolution", choices=("raw", "minute", "hour", "day"), default="raw",
+                   help="every stored sample, or one row per minute, hour or day (default: %(default)s)")
     p.set_defaults(func=_export)
     return parser
 
