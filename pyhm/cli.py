@@ -251,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pyhm {__version__}")
     parser.add_argument("--config", default=None, metavar="FILE",
                         help="configuration file (default: $PYHM_CONFIG or /etc/pyhm/pyhm.cfg)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", help="what to do (pyhm COMMAND --help tells more)")
     sub.required = True
 
     p = sub.add_parser("decode", help="decode an SML capture and print every frame")
