@@ -103,7 +103,9 @@ def _web(args: argparse.Namespace) -> int:
         print(f"pyhm web: cannot make a TLS certificate: {exc.stderr.decode(errors='replace').strip()}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"pyhm web: cannot serve on {cfg.web.listen}:{cfg.web.port}: {exc}", file=sys.stderr)
+        from pyhm.store.schema import os_reason
+
+        print(f"pyhm web: cannot serve on {cfg.web.listen}:{cfg.web.port}: {os_reason(exc)}", file=sys.stderr)
         return 1
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
@@ -134,8 +136,14 @@ def _passwd(args: argparse.Namespace) -> int:
             return 1
     try:
         set_password(cfg.web.credentials, password)
-    except (ValueError, OSError) as exc:
+    except ValueError as exc:
         print(f"pyhm passwd: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        from pyhm.store.schema import os_reason
+
+        print(f"pyhm passwd: cannot write {cfg.web.credentials}: {os_reason(exc, cfg.web.credentials)}",
+              file=sys.stderr)
         return 1
     print(f"password set ({cfg.web.credentials}); sessions logged in before are logged out")
     return 0
@@ -203,10 +211,19 @@ def _simulate(args: argparse.Namespace) -> int:
 
     from pyhm.acquire.simulate import Simulator
 
+    from pyhm.store.schema import os_reason
+
     replay = None
-    if args.replay:
-        data = Path(args.replay).read_bytes()
-        replay = bytes.fromhex(data.decode("ascii", "replace").strip()) if args.hex else data
+    try:
+        if args.replay:
+            data = Path(args.replay).read_bytes()
+            replay = bytes.fromhex("".join(data.decode("ascii", "replace").split())) if args.hex else data
+    except OSError as exc:
+        print(f"pyhm simulate: cannot read {args.replay}: {os_reason(exc, args.replay)}", file=sys.stderr)
+        return 2
+    except ValueError:
+        print(f"pyhm simulate: {args.replay} is not hex text", file=sys.stderr)
+        return 2
     try:
         sim = Simulator(Path(args.dir), args.meters, args.interval, replay).start()
     except ValueError as exc:

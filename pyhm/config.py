@@ -390,7 +390,8 @@ def load(path: Union[str, Path, None] = None) -> Config:
             raise ConfigError(f"{path}: no such file") from None
         return Config()
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+        reason = exc.strerror if isinstance(exc, OSError) else f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+        raise ConfigError(f"{path}: cannot read: {reason}") from None
     return parse(text, str(path))
 
 

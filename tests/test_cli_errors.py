@@ -182,3 +182,51 @@ def test_export_reads_the_database_named_by_the_configuration(tmp_path: Path, go
     missing = pyhm(*args, env={"PYHM_CONFIG": str(config(tmp_path, tmp_path / "none.db"))})
     one_clear_line(missing, f"no database at {tmp_path / 'none.db'}")
     assert T0 == 1_767_225_600_000  # ISO_FROM is the clock's start
+
+
+# -- messages show what the user wrote, not Python reprs ------------------------------------
+
+@pytest.mark.parametrize("args, says", [
+    (["--meter", "nobody", "--obis", "1-0:1.8.0"], 'no meter "nobody"'),
+    (["--meter", "1", "--obis", "banana"], 'not an OBIS code: "banana"'),
+    (["--meter", "1", "--obis", "1-0:1.8.0", "--from", "yesterday"], 'not a date or time: "yesterday"'),
+])
+def test_export_messages_quote_what_was_typed(good_db: Path, args: List[str], says: str) -> None:
+    one_clear_line(pyhm("export", "--db", str(good_db), *args), says)
+
+
+def test_other_commands_name_files_without_reprs(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    under_a_file = tmp_path / "file" / "sub"
+    one_clear_line(pyhm("simulate", "--dir", str(tmp_path), "--replay", str(tmp_path / "none.bin")),
+                   f"pyhm simulate: cannot read {tmp_path / 'none.bin'}: No such file or directory")
+    bad_hex = tmp_path / "bad.hex"
+    bad_hex.write_text("1b1b zz")
+    one_clear_line(pyhm("simulate", "--dir", str(tmp_path), "--replay", str(bad_hex), "--hex"), "is not hex text")
+    cfg = tmp_path / "web.cfg"
+    cfg.write_text(f"web: {{credentials: {under_a_file / 'credentials.json'}}}\n")
+    result = subprocess.run([sys.executable, "-m", "pyhm", "--config", str(cfg), "passwd", "--stdin"],
+                            input="correct horse battery\n", capture_output=True, text=True, timeout=60)
+    one_clear_line(result, f"cannot write {under_a_file / 'credentials.json'}: Not a directory ({under_a_file})")
+    unreadable = tmp_path / "dir.cfg"
+    unreadable.mkdir()
+    one_clear_line(pyhm("check-config", str(unreadable)), f"{unreadable}: cannot read: Is a directory")
+
+
+def test_no_repr_in_messages_of_the_source() -> None:
+    """``!r`` and ``%r`` put Python reprs (quotes, b'..', PosixPath(..)) in front of users."""
+    import re
+
+    root = Path(__file__).resolve().parents[1] / "pyhm"
+    allowed = {("sml/encode.py", "cannot encode")}  # a programming error, raised to the programmer
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        in_repr = False
+        for line in path.read_text().splitlines():
+            if re.match(r"\s*def ", line):
+                in_repr = "def __repr__" in line
+            if not in_repr and re.search(r"!r\}|%r|\brepr\(", line) and not any(
+                    rel == f and text in line for f, text in allowed):
+                found.append(f"{rel}: {line.strip()}")
+    assert found == []

@@ -126,7 +126,7 @@ class WriterThread(threading.Thread):
         elif name is None:
             name = f"Meter on head {head}"
             self.writer.set_meter(server_id, name)
-            log.info("unknown meter %s on head %s: named %r (name it in pyhm.cfg)", server_id.hex(), head, name)
+            log.info('unknown meter %s on head %s: named "%s" (name it in pyhm.cfg)', server_id.hex(), head, name)
         self._named[server_id] = name
 
 
