@@ -58,22 +58,59 @@ def digest(path: Path) -> str:
 
 # -- a database the service cannot create ---------------------------------------------------
 
-def test_acquire_in_a_read_only_directory(tmp_path: Path) -> None:
+def read_only_mount(path: Path, *command: str) -> subprocess.CompletedProcess:
+    """Run ``command`` with ``path`` bound read-only onto itself, in a private mount namespace."""
     if shutil.which("unshare") is None:
         pytest.skip("needs unshare (util-linux) for a private read-only mount")
+    script = 'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" && shift && exec "$@"'
+    result = subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", str(path), *command],
+                            capture_output=True, text=True, timeout=60)
+    if "mount:" in result.stderr:
+        pytest.skip(f"cannot make a private read-only mount here: {result.stderr.strip()}")
+    return result
+
+
+def test_acquire_in_a_read_only_directory(tmp_path: Path) -> None:
     ro = tmp_path / "ro"
     ro.mkdir()
     db = ro / "pyhm.db"
-    cfg = config(tmp_path, db)
-    script = 'mount -t tmpfs -o ro tmpfs "$1" && exec "$2" -m pyhm --config "$3" acquire'
-    probe = subprocess.run(["unshare", "-m", "sh", "-c", 'mount -t tmpfs -o ro tmpfs "$1" && touch "$1/x"', "sh",
-                            str(ro)], capture_output=True, text=True, timeout=30)
-    if "Read-only file system" not in probe.stderr:
-        pytest.skip(f"cannot make a private read-only mount here: {probe.stderr.strip()}")
-    result = subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", str(ro), sys.executable, str(cfg)],
-                            capture_output=True, text=True, timeout=60)
+    result = read_only_mount(ro, sys.executable, "-m", "pyhm", "--config", str(config(tmp_path, db)), "acquire")
     one_clear_line(result, f"cannot create the database {db}: Read-only file system")
     assert not db.exists()
+
+
+def test_acquire_on_a_database_in_a_read_only_mount(tmp_path: Path, good_db: Path) -> None:
+    (tmp_path / "ro").mkdir()
+    db = tmp_path / "ro" / "pyhm.db"
+    shutil.copy(good_db, db)
+    before = digest(db)
+    result = read_only_mount(db.parent, sys.executable, "-m", "pyhm", "--config", str(config(tmp_path, db)), "acquire")
+    one_clear_line(result, f"cannot write the database {db}: Read-only file system")
+    assert digest(db) == before
+
+
+def test_acquire_where_the_wal_files_cannot_be_made(good_db: Path) -> None:
+    """The database file is writable, its directory is not (a common mistake with permissions)."""
+    import tempfile
+
+    if shutil.which("setpriv") is None:
+        pytest.skip("needs setpriv (util-linux) to run as nobody")
+    base = Path(tempfile.mkdtemp(prefix="pyhm-perm-"))
+    try:
+        (base / "state").mkdir()
+        db = base / "state" / "pyhm.db"
+        shutil.copy(good_db, db)
+        db.chmod(0o666)
+        for d in (base, base / "state"):
+            d.chmod(0o755)
+        cfg = config(base, db)
+        cfg.chmod(0o644)
+        result = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                                 sys.executable, "-m", "pyhm", "--config", str(cfg), "acquire"],
+                                capture_output=True, text=True, timeout=60, cwd="/")
+        one_clear_line(result, f"cannot use {db}: its directory {db.parent} is not writable")
+    finally:
+        shutil.rmtree(base)
 
 
 def test_acquire_with_a_path_under_a_file(tmp_path: Path) -> None:

@@ -217,12 +217,16 @@ def _check_small_tables(db: sqlite3.Connection) -> None:
 
 
 def _create(path: Path) -> None:
-    """Make the file (and its directory) if it is missing, so that a failure names its cause."""
+    """Make the file (and its directory) if it is missing, or open it for writing, so that a
+    failure names its cause (SQLite would only say "unable to open database file")."""
+    exists = path.exists()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o644))
+        if not exists:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o644))
     except OSError as exc:
-        raise SchemaError(f"cannot create the database {path}: {os_reason(exc, path)}") from None
+        doing = "write" if exists else "create"
+        raise SchemaError(f"cannot {doing} the database {path}: {os_reason(exc, path)}") from None
 
 
 def os_reason(exc: OSError, known: Union[str, Path, None] = None) -> str:
@@ -248,7 +252,7 @@ def open_error(path: Path, exc: Exception) -> SchemaError:
             f"the database {path} is damaged ({text}); pyhm did not change it. Stop pyhm, keep a copy, "
             f"and rescue what is readable with: sqlite3 {path} .recover | sqlite3 rescued.db"
         )
-    if "unable to open" in text and not os.access(path.parent, os.W_OK):
+    if ("unable to open" in text or "readonly database" in text) and not os.access(path.parent, os.W_OK):
         return SchemaError(f"cannot use {path}: its directory {path.parent} is not writable "
                            "(the database needs its -wal and -shm files beside it)")
     return SchemaError(f"cannot use {path}: {text}")
