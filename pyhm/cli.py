@@ -153,7 +153,7 @@ def _backup(args: argparse.Namespace) -> int:
     import sqlite3
 
     from pyhm.store import Query, SchemaError
-    from pyhm.store.schema import open_error, os_reason
+    from pyhm.store.schema import os_reason
 
     cfg = _load(args)
     if cfg is None:
@@ -171,9 +171,7 @@ def _backup(args: argparse.Namespace) -> int:
         q.backup(dest)
     except sqlite3.Error as exc:
         dest.unlink(missing_ok=True)
-        reason = open_error(source, exc) if isinstance(exc, sqlite3.DatabaseError) and "malformed" in str(exc) \
-            else f"cannot write {dest}: {exc}"
-        print(f"pyhm backup: {reason}", file=sys.stderr)
+        print(f"pyhm backup: cannot copy {source} to {dest}: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
         dest.unlink(missing_ok=True)
@@ -210,7 +208,6 @@ def _simulate(args: argparse.Namespace) -> int:
     import threading
 
     from pyhm.acquire.simulate import Simulator
-
     from pyhm.store.schema import os_reason
 
     replay = None

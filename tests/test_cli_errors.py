@@ -201,7 +201,9 @@ def test_backup_of_a_damaged_database_says_so(tmp_path: Path, good_db: Path) -> 
 
 def test_backup_to_a_directory_that_does_not_exist(tmp_path: Path, good_db: Path) -> None:
     dest = tmp_path / "nowhere" / "copy.db"
-    one_clear_line(pyhm("--config", str(config(tmp_path, good_db)), "backup", str(dest)), f"cannot write {dest}")
+    one_clear_line(pyhm("--config", str(config(tmp_path, good_db)), "backup", str(dest)),
+                   f"cannot copy {good_db} to {dest}: unable to open database file")
+    assert not dest.parent.exists()
 
 
 # -- export finds its database through the configuration -----------------------------------
