@@ -45,8 +45,13 @@ def _decode(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from pyhm import demo
+    from pyhm.store.schema import os_reason
 
-    return demo.run(args.dir, args.seconds, args.port)
+    try:
+        return demo.run(args.dir, args.seconds, args.port)
+    except OSError as exc:  # its directory
+        print(f"pyhm demo: cannot start: {os_reason(exc)}", file=sys.stderr)
+        return 1
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -96,15 +101,19 @@ def _web(args: argparse.Namespace) -> int:
     if cfg is None:
         return 2
     logs.setup(cfg.logging.level)
+    from pyhm.store.schema import os_reason
+
     try:
         server, _ = serve(cfg)
-        server.prepare()
     except subprocess.CalledProcessError as exc:
         print(f"pyhm web: cannot make a TLS certificate: {exc.stderr.decode(errors='replace').strip()}", file=sys.stderr)
         return 1
+    except OSError as exc:  # the certificate's directory or files
+        print(f"pyhm web: cannot start: {os_reason(exc)}", file=sys.stderr)
+        return 1
+    try:
+        server.prepare()
     except OSError as exc:
-        from pyhm.store.schema import os_reason
-
         print(f"pyhm web: cannot serve on {cfg.web.listen}:{cfg.web.port}: {os_reason(exc)}", file=sys.stderr)
         return 1
     done = threading.Event()
@@ -226,6 +235,9 @@ def _simulate(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"pyhm simulate: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"pyhm simulate: cannot make the meters in {args.dir}: {os_reason(exc)}", file=sys.stderr)
+        return 1
     for m in sim.meters:
         print(f"{m.link} -> {m.device}", flush=True)
     done = threading.Event()

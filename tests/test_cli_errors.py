@@ -247,6 +247,15 @@ def test_other_commands_name_files_without_reprs(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "pyhm", "--config", str(cfg), "passwd", "--stdin"],
                             input="correct horse battery\n", capture_output=True, text=True, timeout=60)
     one_clear_line(result, f"cannot write {under_a_file / 'credentials.json'}: Not a directory ({under_a_file})")
+    one_clear_line(pyhm("simulate", "--dir", str(under_a_file)),
+                   f"pyhm simulate: cannot make the meters in {under_a_file}: Not a directory")
+    one_clear_line(pyhm("demo", "--dir", str(under_a_file), "--seconds", "1"),
+                   f"pyhm demo: cannot start: Not a directory ({under_a_file})")
+    cfg.write_text(f"web: {{listen: 127.0.0.1, port: 1, certificate: {under_a_file / 'c.pem'}, "
+                   f"key: {under_a_file / 'k.pem'}}}\n")
+    one_clear_line(pyhm("--config", str(cfg), "web"), f"pyhm web: cannot start: Not a directory ({under_a_file})")
+    one_clear_line(pyhm("export", "--db", str(tmp_path), "--meter", "1", "--obis", "1-0:1.8.0"),
+                   f"cannot use {tmp_path}: it is a directory, not a database file")
     unreadable = tmp_path / "dir.cfg"
     unreadable.mkdir()
     one_clear_line(pyhm("check-config", str(unreadable)), f"{unreadable}: cannot read: Is a directory")

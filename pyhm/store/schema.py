@@ -163,6 +163,8 @@ def connect(path: Union[str, Path], readonly: bool = False) -> sqlite3.Connectio
     if readonly:
         if not path.exists():
             raise SchemaError(f"no database at {path} (has the acquisition service run yet?)")
+        if path.is_dir():
+            raise SchemaError(f"cannot use {path}: it is a directory, not a database file")
         db = None
         try:
             db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
