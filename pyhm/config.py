@@ -389,9 +389,11 @@ def load(path: Union[str, Path, None] = None) -> Config:
         if explicit:
             raise ConfigError(f"{path}: no such file") from None
         return Config()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else f"not UTF-8 text ({exc.reason} at byte {exc.start})"
-        raise ConfigError(f"{path}: cannot read: {reason}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
     return parse(text, str(path))
 
 

@@ -142,3 +142,11 @@ def test_messages_show_values_as_written_not_as_python() -> None:
     with pytest.raises(ConfigError) as err:
         config.parse("meters:\n  - {name: A, server_id: 0x}\n", "cfg")
     assert str(err.value).endswith('got "0x"')
+
+
+def test_a_file_that_is_not_utf8_is_named_with_the_byte(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.cfg"
+    path.write_bytes("meters:\n  - {name: Küche, head: A}\n".encode("latin-1"))
+    result = run("check-config", str(path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr == f"pyhm: invalid configuration: {path}:2: not UTF-8 text (byte 20); save the file as UTF-8\n"
