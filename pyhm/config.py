@@ -270,6 +270,18 @@ def _check_events(text: str, source: str) -> None:
             open_[-1].done(event)
 
 
+def _clash(a: MeterConfig, b: MeterConfig) -> Optional[Tuple[str, str]]:
+    """What two meter entries share that must be one meter's alone: (key, message), or None."""
+    both = f'("{b.name}" and "{a.name}")'
+    if a.name == b.name:
+        return "name", f'the name "{a.name}" is given to two meters'
+    if a.server_id is not None and a.server_id == b.server_id:
+        return "server_id", f"the server id {a.server_id.hex()} is given to two meters {both}"
+    if a.server_id is None and b.server_id is None and a.head == b.head:
+        return "head", f"the head {a.head} (without a server id) is given to two meters {both}"
+    return None
+
+
 def _serial(ctx: _Ctx) -> Callable[[yaml.Node, str], SerialSettings]:
     def parse(node: yaml.Node, path: str) -> SerialSettings:
         d = ctx.mapping(node, path, {
@@ -354,9 +366,12 @@ def parse(text: str, source: str = "<config>") -> Config:
                 raise ctx.error(item, where, "a meter needs a name")
             if "server_id" not in d and "head" not in d:
                 raise ctx.error(item, where, "a meter needs a server_id or a head to be recognised by")
-            if any(m.name == d["name"] for m in out):
-                raise ctx.error(item, f"{where}.name", f'the name "{d["name"]}" is given to two meters')
-            out.append(MeterConfig(**d))
+            meter = MeterConfig(**d)
+            for other in out:
+                clash = _clash(meter, other)
+                if clash:
+                    raise ctx.error(item, f"{where}.{clash[0]}", clash[1])
+            out.append(meter)
         return tuple(out)
 
     def web(node: yaml.Node, path: str) -> WebConfig:

@@ -116,6 +116,10 @@ HOSTILE = [
     ("database:\n  path: /x\0y\n", "cfg:2: the character U+0000 is not allowed in YAML"),
     ("meters:\n  - {name: Flat, head: A}\n  - name: Flat\n    head: B\n",
      'cfg:3: meters[1].name: the name "Flat" is given to two meters'),
+    ("meters:\n  - {name: Flat, server_id: 0a01}\n  - {name: Shop, server_id: 0A 01}\n",
+     'cfg:3: meters[1].server_id: the server id 0a01 is given to two meters ("Flat" and "Shop")'),
+    ("meters:\n  - {name: Flat, head: A}\n  - {name: Shop, head: A}\n",
+     'cfg:3: meters[1].head: the head A (without a server id) is given to two meters ("Flat" and "Shop")'),
 ]
 
 
