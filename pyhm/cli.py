@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -11,16 +10,48 @@ from typing import List, Optional
 from pyhm import __version__
 
 
+HEX_TEXT = frozenset(b"0123456789abcdefABCDEF \t\r\n")
+
+
+def _is_hex_text(head: bytes, whole: bool) -> bool:
+    """Hex text, not binary SML? Binary SML always holds 0x1b escapes, which hex text cannot."""
+    return bool(head.strip()) and (whole or len(head) >= 16) and HEX_TEXT.issuperset(head)
+
+
 def _decode(args: argparse.Namespace) -> int:
     from pyhm import decode
 
-    return decode.run(args.file, args.hex, args.json)
+    as_hex = args.hex
+    if args.file == "-":
+        terminal = sys.stdin.isatty()
+        if terminal:  # and no peeking: a terminal's end of input (Ctrl-D) is read only once
+            print("pyhm decode: reading an SML capture from the terminal; name a file or pipe one in "
+                  "(pyhm decode < capture.bin); Ctrl-D ends the input", file=sys.stderr, flush=True)
+        head = b"" if as_hex or terminal else sys.stdin.buffer.peek(4096)[:4096]
+        whole = False
+    else:
+        try:
+            with open(args.file, "rb") as f:
+                head = b"" if as_hex else f.read(4096)
+        except OSError:
+            head = b""  # decode.run says why it cannot read the file
+        whole = len(head) < 4096
+    if not as_hex and _is_hex_text(head, whole):
+        name = "the input" if args.file == "-" else args.file
+        print(f"pyhm decode: {name} is hex text; decoding it as hex (as with --hex)", file=sys.stderr)
+        as_hex = True
+    return decode.run(args.file, as_hex, args.json)
 
 
 def _demo(args: argparse.Namespace) -> int:
     from pyhm import demo
+    from pyhm.store.schema import os_reason
 
-    return demo.run(args.dir, args.seconds, args.port)
+    try:
+        return demo.run(args.dir, args.seconds, args.port)
+    except OSError as exc:  # its directory
+        print(f"pyhm demo: cannot start: {os_reason(exc)}", file=sys.stderr)
+        return 1
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -70,14 +101,20 @@ def _web(args: argparse.Namespace) -> int:
     if cfg is None:
         return 2
     logs.setup(cfg.logging.level)
+    from pyhm.store.schema import os_reason
+
     try:
         server, _ = serve(cfg)
-        server.prepare()
     except subprocess.CalledProcessError as exc:
         print(f"pyhm web: cannot make a TLS certificate: {exc.stderr.decode(errors='replace').strip()}", file=sys.stderr)
         return 1
+    except OSError as exc:  # the certificate's directory or files
+        print(f"pyhm web: cannot start: {os_reason(exc)}", file=sys.stderr)
+        return 1
+    try:
+        server.prepare()
     except OSError as exc:
-        print(f"pyhm web: cannot serve on {cfg.web.listen}:{cfg.web.port}: {exc}", file=sys.stderr)
+        print(f"pyhm web: cannot serve on {cfg.web.listen}:{cfg.web.port}: {os_reason(exc)}", file=sys.stderr)
         return 1
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
@@ -108,32 +145,71 @@ def _passwd(args: argparse.Namespace) -> int:
             return 1
     try:
         set_password(cfg.web.credentials, password)
-    except (ValueError, OSError) as exc:
+    except ValueError as exc:
         print(f"pyhm passwd: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        from pyhm.store.schema import os_reason
+
+        print(f"pyhm passwd: cannot write {cfg.web.credentials}: {os_reason(exc, cfg.web.credentials)}",
+              file=sys.stderr)
         return 1
     print(f"password set ({cfg.web.credentials}); sessions logged in before are logged out")
     return 0
 
 
 def _backup(args: argparse.Namespace) -> int:
+    import sqlite3
+
     from pyhm.store import Query, SchemaError
+    from pyhm.store.schema import os_reason
 
     cfg = _load(args)
     if cfg is None:
         return 2
-    dest = Path(args.dest)
+    source, dest = cfg.database.path, Path(args.dest)
     if dest.exists():
         print(f"pyhm backup: {dest} exists; not overwriting it", file=sys.stderr)
         return 2
     try:
-        q = Query(cfg.database.path)
-        q.backup(dest)
-        q.close()
-    except (SchemaError, OSError) as exc:
+        q = Query(source)
+    except SchemaError as exc:
         print(f"pyhm backup: {exc}", file=sys.stderr)
         return 1
-    print(f"backed up {cfg.database.path} to {dest}")
+    try:
+        q.backup(dest)
+    except sqlite3.Error as exc:
+        dest.unlink(missing_ok=True)
+        print(f"pyhm backup: cannot copy {source} to {dest}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        dest.unlink(missing_ok=True)
+        print(f"pyhm backup: cannot write {dest}: {os_reason(exc, dest)}", file=sys.stderr)
+        return 1
+    finally:
+        q.close()
+    damage = _damage(dest)
+    if damage:
+        print(f"pyhm backup: copied {source} to {dest}, but the copy shows that the database is damaged "
+              f"({damage}); rescue what is readable with: sqlite3 {dest} .recover | sqlite3 rescued.db",
+              file=sys.stderr)
+        return 1
+    print(f"backed up {source} to {dest}")
     return 0
+
+
+def _damage(path: Path) -> Optional[str]:
+    """SQLite's first complaint about a database file, or None if its quick check passes."""
+    import sqlite3
+
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        first = db.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    finally:
+        db.close()
+    return None if first == "ok" else first
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -141,16 +217,27 @@ def _simulate(args: argparse.Namespace) -> int:
     import threading
 
     from pyhm.acquire.simulate import Simulator
+    from pyhm.store.schema import os_reason
 
     replay = None
-    if args.replay:
-        data = Path(args.replay).read_bytes()
-        replay = bytes.fromhex(data.decode("ascii", "replace").strip()) if args.hex else data
+    try:
+        if args.replay:
+            data = Path(args.replay).read_bytes()
+            replay = bytes.fromhex("".join(data.decode("ascii", "replace").split())) if args.hex else data
+    except OSError as exc:
+        print(f"pyhm simulate: cannot read {args.replay}: {os_reason(exc, args.replay)}", file=sys.stderr)
+        return 2
+    except ValueError:
+        print(f"pyhm simulate: {args.replay} is not hex text", file=sys.stderr)
+        return 2
     try:
         sim = Simulator(Path(args.dir), args.meters, args.interval, replay).start()
     except ValueError as exc:
         print(f"pyhm simulate: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"pyhm simulate: cannot make the meters in {args.dir}: {os_reason(exc)}", file=sys.stderr)
+        return 1
     for m in sim.meters:
         print(f"{m.link} -> {m.device}", flush=True)
     done = threading.Event()
@@ -164,12 +251,23 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    import sqlite3
+
     from pyhm import export
+    from pyhm.store.schema import open_error
 
-    return export.run(args.db, args.meter, args.obis, args.start, args.end, args.format, args.resolution)
-
-
-DEFAULT_DB = os.environ.get("PYHM_DB", "/var/lib/pyhm/pyhm.db")
+    db = args.db
+    if db is None:
+        cfg = _load(args)
+        if cfg is None:
+            return 2
+        db = cfg.database.path
+    try:
+        return export.run(str(db), args.meter, args.obis, args.start, args.end, args.format, args.resolution)
+    except sqlite3.DatabaseError as exc:  # damaged pages met on the way: what was read is out
+        sys.stdout.flush()
+        print(f"pyhm export: stopped: {open_error(Path(db), exc)}", file=sys.stderr)
+        return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -179,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pyhm {__version__}")
     parser.add_argument("--config", default=None, metavar="FILE",
                         help="configuration file (default: $PYHM_CONFIG or /etc/pyhm/pyhm.cfg)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", help="what to do (pyhm COMMAND --help tells more)")
     sub.required = True
 
     p = sub.add_parser("decode", help="decode an SML capture and print every frame")
@@ -198,10 +296,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?", help="the file (default: the --config file)")
     p.set_defaults(func=_check_config)
 
-    p = sub.add_parser("acquire", help="the acquisition service: read every IR head, store every reading")
+    p = sub.add_parser(
+        "acquire", help="the acquisition service: read every IR head, store every reading",
+        description="Read every IR head the configuration names (hot-plugged heads too), decode each SML "
+                    "telegram and store every reading in the database; runs until SIGTERM or Ctrl-C. "
+                    "Normally started by systemd as pyhm-acquire.service. Settings: the acquisition, "
+                    "meters and database sections of the configuration (see --config).")
     p.set_defaults(func=_acquire)
 
-    p = sub.add_parser("web", help="the web service: dashboard, charts and JSON API over HTTPS")
+    p = sub.add_parser(
+        "web", help="the web service: dashboard, charts and JSON API over HTTPS",
+        description="Serve the dashboard, the charts and the JSON API over HTTPS, reading the database "
+                    "that pyhm acquire writes; runs until SIGTERM or Ctrl-C. Normally started by systemd "
+                    "as pyhm-web.service. Set the password first with pyhm passwd. Settings: the web "
+                    "section of the configuration (see --config).")
     p.set_defaults(func=_web)
 
     p = sub.add_parser("passwd", help="set the web password")
@@ -214,20 +322,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("simulate", help="simulated meters on ptys, linked as DIR/hm_SIM0001, ...")
     p.add_argument("--dir", default="/tmp/pyhm-sim", help="where the hm_* links go (default: %(default)s)")
-    p.add_argument("--meters", type=int, default=2)
+    p.add_argument("--meters", type=int, default=2, help="how many meters to simulate (default: %(default)s)")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between telegrams")
     p.add_argument("--replay", help="send the frames of this capture instead, in a loop")
     p.add_argument("--hex", action="store_true", help="the capture is hex text")
     p.set_defaults(func=_simulate)
 
     p = sub.add_parser("export", help="export one series of one meter as CSV or JSON")
-    p.add_argument("--db", default=DEFAULT_DB, help="database file (default: %(default)s)")
+    p.add_argument("--db", default=None,
+                   help="database file (default: database.path of the configuration, see --config)")
     p.add_argument("--meter", required=True, help="meter name, id or server id (hex)")
     p.add_argument("--obis", required=True, help="OBIS code, e.g. 1-0:1.8.0")
     p.add_argument("--from", dest="start", help="start, ISO 8601 (default: 24 hours before --to)")
     p.add_argument("--to", dest="end", help="end, ISO 8601 (default: now)")
-    p.add_argument("--format", choices=("csv", "json"), default="csv")
-    p.add_argument("--resolution", choices=("raw", "minute", "hour", "day"), default="raw")
+    p.add_argument("--format", choices=("csv", "json"), default="csv", help="output format (default: %(default)s)")
+    p.add_argument("--resolution", choices=("raw", "minute", "hour", "day"), default="raw",
+                   help="every stored sample, or one row per minute, hour or day (default: %(default)s)")
     p.set_defaults(func=_export)
     return parser
 

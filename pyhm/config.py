@@ -8,16 +8,21 @@ YAML. A missing key takes the default that the shipped ``pyhm.cfg`` documents.
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import yaml
 
 from pyhm.obis import parse_obis
 
 DEFAULT_PATH = Path(os.environ.get("PYHM_CONFIG", "/etc/pyhm/pyhm.cfg"))
+MAX_DEPTH = 16  # pyhm.cfg nests 4 deep; far deeper is a broken or hostile file
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")}
+_HOSTNAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
 
 
 class ConfigError(Exception):
@@ -105,6 +110,15 @@ class Config:
 
 # -- parsing ------------------------------------------------------------------------------
 
+def _shown(value: Any) -> str:
+    """A value as the user wrote it, for a message (no Python repr)."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return str(value)
+
+
 class _Ctx:
     def __init__(self, source: str) -> None:
         self.source = source
@@ -139,14 +153,30 @@ class _Ctx:
             ok = isinstance(v, int) if integer else isinstance(v, (int, float))
             if isinstance(v, bool) or not ok or not lo <= v <= hi:
                 kind = "a whole number" if integer else "a number"
-                raise self.error(node, path, f"expected {kind} from {lo:g} to {hi:g}, got {v!r}")
+                raise self.error(node, path, f"expected {kind} from {lo:g} to {hi:g}, got {_shown(v)}")
             return v
         return parse
 
     def text(self, node: yaml.Node, path: str) -> str:
         v = self.scalar(node, path)
         if not isinstance(v, str) or not v:
-            raise self.error(node, path, f"expected text, got {v!r}")
+            raise self.error(node, path, f"expected text, got {_shown(v)}")
+        return v
+
+    def path(self, node: yaml.Node, path: str) -> Path:
+        try:
+            return Path(_no_nul(self.text(node, path)))
+        except ValueError as exc:
+            raise self.error(node, path, str(exc)) from None
+
+    def listen(self, node: yaml.Node, path: str) -> str:
+        v = self.text(node, path)
+        try:
+            ipaddress.ip_address(v)
+        except ValueError:
+            if len(v) > 253 or not _HOSTNAME.fullmatch(v):
+                raise self.error(node, path, f"expected an IP address (e.g. 0.0.0.0 or ::) or a host name, "
+                                             f"got {_shown(v)}") from None
         return v
 
     def choice(self, *options: Any) -> Callable[[yaml.Node, str], Any]:
@@ -155,7 +185,7 @@ class _Ctx:
             if isinstance(v, str):
                 v = v.lower() if isinstance(options[0], str) and options[0].islower() else v
             if v not in options:
-                raise self.error(node, path, f"expected one of {', '.join(map(str, options))}, got {v!r}")
+                raise self.error(node, path, f"expected one of {', '.join(map(str, options))}, got {_shown(v)}")
             return v
         return parse
 
@@ -187,6 +217,72 @@ def _obis_pattern(text: str) -> str:
     return text
 
 
+def _no_nul(text: str) -> str:
+    if "\0" in text:
+        raise ValueError("a path cannot contain a NUL character")
+    return text
+
+
+class _Open:
+    """A mapping or sequence open in the event stream, and where its next node goes."""
+
+    def __init__(self, path: str, mapping: bool) -> None:
+        self.path, self.mapping = path, mapping
+        self.key: Optional[str] = None  # mapping: the key whose value comes next
+        self.index = 0  # sequence: the next item's index
+
+    def child(self) -> str:
+        if not self.mapping:
+            return f"{self.path}[{self.index}]"
+        name = self.key if self.key is not None else "(key)"
+        return f"{self.path}.{name}" if self.path else name
+
+    def done(self, node: Any) -> None:
+        if not self.mapping:
+            self.index += 1
+        elif self.key is None:
+            self.key = str(node.value) if isinstance(node, yaml.ScalarEvent) else "?"
+        else:
+            self.key = None
+
+
+def _check_events(text: str, source: str) -> None:
+    """Refuse YAML tags and absurd nesting before composing (which recurses, and would crash)."""
+    open_: List[_Open] = []
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            open_.pop()
+            if open_:
+                open_[-1].done(event)
+            continue
+        if not isinstance(event, yaml.NodeEvent):
+            continue
+        where = f"{source}:{event.start_mark.line + 1}: {open_[-1].child() if open_ else '(top)'}"
+        tag = getattr(event, "tag", None)
+        if tag is not None and tag not in _PLAIN_TAGS:
+            tag = tag.replace("tag:yaml.org,2002:", "!!")
+            raise ConfigError(f"{where}: the YAML tag {tag} is not allowed (pyhm.cfg holds plain values, lists "
+                              "and mappings)")
+        if isinstance(event, yaml.CollectionStartEvent):
+            if len(open_) == MAX_DEPTH:
+                raise ConfigError(f"{where}: nested more than {MAX_DEPTH} levels deep")
+            open_.append(_Open(open_[-1].child() if open_ else "", isinstance(event, yaml.MappingStartEvent)))
+        elif open_:
+            open_[-1].done(event)
+
+
+def _clash(a: MeterConfig, b: MeterConfig) -> Optional[Tuple[str, str]]:
+    """What two meter entries share that must be one meter's alone: (key, message), or None."""
+    both = f'("{b.name}" and "{a.name}")'
+    if a.name == b.name:
+        return "name", f'the name "{a.name}" is given to two meters'
+    if a.server_id is not None and a.server_id == b.server_id:
+        return "server_id", f"the server id {a.server_id.hex()} is given to two meters {both}"
+    if a.server_id is None and b.server_id is None and a.head == b.head:
+        return "head", f"the head {a.head} (without a server id) is given to two meters {both}"
+    return None
+
+
 def _serial(ctx: _Ctx) -> Callable[[yaml.Node, str], SerialSettings]:
     def parse(node: yaml.Node, path: str) -> SerialSettings:
         d = ctx.mapping(node, path, {
@@ -207,7 +303,7 @@ def _server_id(ctx: _Ctx) -> Callable[[yaml.Node, str], bytes]:
         except ValueError:
             raw = b""
         if not raw:
-            raise ctx.error(node, path, f"expected the meter's server id in hex (e.g. 0a01454d480000cacf7e), got {v!r}")
+            raise ctx.error(node, path, f"expected the meter's server id in hex (e.g. 0a01454d480000cacf7e), got {_shown(v)}")
         return raw
     return parse
 
@@ -216,7 +312,11 @@ def parse(text: str, source: str = "<config>") -> Config:
     """Parse and check a configuration text."""
     ctx = _Ctx(source)
     try:
+        _check_events(text, source)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.reader.ReaderError as exc:
+        line = text[:exc.position].count("\n") + 1
+        raise ConfigError(f"{source}:{line}: the character U+{exc.character:04X} is not allowed in YAML") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"{mark.line + 1}" if mark is not None else "?"
@@ -226,7 +326,7 @@ def parse(text: str, source: str = "<config>") -> Config:
 
     def database(node: yaml.Node, path: str) -> DatabaseConfig:
         d = ctx.mapping(node, path, {
-            "path": lambda n, p: Path(ctx.text(n, p)),
+            "path": ctx.path,
             "raw_days": ctx.number(1, 36500),
             "minute_days": ctx.number(1, 36500),
             "commit_seconds": ctx.number(1, 3600),
@@ -240,7 +340,7 @@ def parse(text: str, source: str = "<config>") -> Config:
 
     def acquisition(node: yaml.Node, path: str) -> AcquisitionConfig:
         d = ctx.mapping(node, path, {
-            "devices": ctx.texts(),
+            "devices": ctx.texts(_no_nul),
             "serial": _serial(ctx),
             "heads": heads,
             "stall_seconds": ctx.number(1, 3600),
@@ -268,16 +368,21 @@ def parse(text: str, source: str = "<config>") -> Config:
                 raise ctx.error(item, where, "a meter needs a name")
             if "server_id" not in d and "head" not in d:
                 raise ctx.error(item, where, "a meter needs a server_id or a head to be recognised by")
-            out.append(MeterConfig(**d))
+            meter = MeterConfig(**d)
+            for other in out:
+                clash = _clash(meter, other)
+                if clash:
+                    raise ctx.error(item, f"{where}.{clash[0]}", clash[1])
+            out.append(meter)
         return tuple(out)
 
     def web(node: yaml.Node, path: str) -> WebConfig:
         d = ctx.mapping(node, path, {
-            "listen": ctx.text,
+            "listen": ctx.listen,
             "port": ctx.number(1, 65535, integer=True),
-            "certificate": lambda n, p: Path(ctx.text(n, p)),
-            "key": lambda n, p: Path(ctx.text(n, p)),
-            "credentials": lambda n, p: Path(ctx.text(n, p)),
+            "certificate": ctx.path,
+            "key": ctx.path,
+            "credentials": ctx.path,
             "session_days": ctx.number(0.01, 3650),
         })
         return WebConfig(**d)
@@ -301,8 +406,11 @@ def load(path: Union[str, Path, None] = None) -> Config:
         if explicit:
             raise ConfigError(f"{path}: no such file") from None
         return Config()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
     return parse(text, str(path))
 
 

@@ -27,7 +27,7 @@ def parse_time(text: str) -> datetime:
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"not a date or time: {text!r} (expected e.g. 2026-11-24 or 2026-11-24T13:00)") from None
+        raise ValueError(f'not a date or time: "{text}" (expected e.g. 2026-11-24 or 2026-11-24T13:00)') from None
 
 
 def local_iso(ts_ms: int) -> str:

@@ -93,7 +93,7 @@ def parse_obis(text: str) -> str:
     """Normalise a user-written OBIS code (``1-0:1.8.0`` → ``1-0:1.8.0*255``); ValueError if invalid."""
     m = _OBIS_TEXT.match(text.strip())
     if not m or any(int(g) > 255 for g in m.groups() if g is not None):
-        raise ValueError(f"not an OBIS code: {text!r} (expected A-B:C.D.E or A-B:C.D.E*F)")
+        raise ValueError(f'not an OBIS code: "{text}" (expected A-B:C.D.E or A-B:C.D.E*F)')
     a, b, c, d, e, f = m.groups()
     return f"{int(a)}-{int(b)}:{int(c)}.{int(d)}.{int(e)}*{int(f) if f is not None else 255}"
 

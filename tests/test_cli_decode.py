@@ -82,3 +82,39 @@ def test_garbage_only_input_exits_zero() -> None:
 
 def test_version() -> None:
     assert pyhm("--version").stdout.startswith(b"pyhm ")
+
+
+def test_hex_text_is_recognised_without_the_option(tmp_path: Path) -> None:
+    by_option = pyhm("decode", "--hex", "--json", str(HOLLEY))
+    detected = pyhm("decode", "--json", str(HOLLEY))
+    assert detected.returncode == 0 and detected.stdout == by_option.stdout and len(json_lines(detected.stdout)) == 8
+    assert detected.stderr.decode() == f"pyhm decode: {HOLLEY} is hex text; decoding it as hex (as with --hex)\n"
+    piped = pyhm("decode", "-", stdin=HOLLEY.read_bytes())
+    assert piped.stdout.decode().rstrip().endswith("7 frames decoded, 1 damaged")
+    assert b"the input is hex text" in piped.stderr
+    binary = tmp_path / "meter.bin"
+    binary.write_bytes(bytes.fromhex(HOLLEY.read_text()))
+    plain = pyhm("decode", str(binary))
+    assert plain.stderr == b"" and plain.stdout.decode().rstrip().endswith("7 frames decoded, 1 damaged")
+
+
+def test_waiting_on_a_terminal_says_for_what() -> None:
+    import os
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "pyhm", "decode"], stdin=slave, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    os.close(slave)
+    try:
+        ready, _, _ = select.select([proc.stderr], [], [], 30)
+        assert ready, "nothing said while waiting for the terminal"
+        hint = proc.stderr.readline().decode()
+        assert hint.startswith("pyhm decode: reading an SML capture from the terminal") and "Ctrl-D" in hint
+        os.write(master, b"\x04")  # Ctrl-D: end of input
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        os.close(master)
+    assert proc.returncode == 0 and out.decode().rstrip() == "0 frames decoded, 0 damaged"

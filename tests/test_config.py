@@ -101,3 +101,56 @@ def test_services_refuse_an_invalid_file(tmp_path: Path) -> None:
     bad.write_text("database:\n  raw_days: -1\n")
     result = run("--config", str(bad), "acquire")
     assert result.returncode == 2 and f"{bad}:2: database.raw_days" in result.stderr
+
+
+HOSTILE = [
+    ("web: !foo {port: 1}\n", "cfg:1: web: the YAML tag !foo is not allowed"),
+    ("web:\n  port: !!python/object:os.system 3\n", "cfg:2: web.port: the YAML tag !!python/object:os.system"),
+    ("meters:\n  - name: A\n    include: [1-0:1.8.0, !bar 2]\n", "cfg:3: meters[0].include[1]: the YAML tag !bar"),
+    ("web: " + "[" * 5000 + "]" * 5000 + "\n", "cfg:1: web[0][0]"),
+    ("web:\n  listen: not..an..address\n", 'cfg:2: web.listen: expected an IP address (e.g. 0.0.0.0 or ::) or a host '
+                                          'name, got "not..an..address"'),
+    ('database:\n  path: "/var/lib/pyhm/a\\0b.db"\n', "cfg:2: database.path: a path cannot contain a NUL character"),
+    ('web: {key: "/k\\0"}\n', "cfg:1: web.key: a path cannot contain a NUL character"),
+    ('acquisition:\n  devices: [/dev/hm_*, "/dev/x\\0"]\n', "cfg:2: acquisition.devices: a path cannot contain a NUL"),
+    ("database:\n  path: /x\0y\n", "cfg:2: the character U+0000 is not allowed in YAML"),
+    ("meters:\n  - {name: Flat, head: A}\n  - name: Flat\n    head: B\n",
+     'cfg:3: meters[1].name: the name "Flat" is given to two meters'),
+    ("meters:\n  - {name: Flat, server_id: 0a01}\n  - {name: Shop, server_id: 0A 01}\n",
+     'cfg:3: meters[1].server_id: the server id 0a01 is given to two meters ("Flat" and "Shop")'),
+    ("meters:\n  - {name: Flat, head: A}\n  - {name: Shop, head: A}\n",
+     'cfg:3: meters[1].head: the head A (without a server id) is given to two meters ("Flat" and "Shop")'),
+]
+
+
+@pytest.mark.parametrize("text, message", HOSTILE)
+def test_hostile_files_get_one_line_naming_file_line_and_key(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "cfg"
+    path.write_text(text)
+    for args in (["check-config", str(path)], ["--config", str(path), "acquire"]):
+        result = run(*args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert len(result.stderr.splitlines()) == 1
+        assert result.stderr.startswith(f"pyhm: invalid configuration: {tmp_path}/{message}")
+
+
+@pytest.mark.parametrize("listen", ["0.0.0.0", "::", "127.0.0.1", "fe80::1", "pi.local", "localhost", "hm-1.example."])
+def test_listen_accepts_addresses_and_host_names(listen: str) -> None:
+    assert config.parse(f'web: {{listen: "{listen}"}}\n', "cfg").web.listen == listen
+
+
+def test_messages_show_values_as_written_not_as_python() -> None:
+    with pytest.raises(ConfigError) as err:
+        config.parse("database:\n  raw_days: many\n", "cfg")
+    assert str(err.value).endswith('got "many"')
+    with pytest.raises(ConfigError) as err:
+        config.parse("meters:\n  - {name: A, server_id: 0x}\n", "cfg")
+    assert str(err.value).endswith('got "0x"')
+
+
+def test_a_file_that_is_not_utf8_is_named_with_the_byte(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.cfg"
+    path.write_bytes("meters:\n  - {name: Küche, head: A}\n".encode("latin-1"))
+    result = run("check-config", str(path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr == f"pyhm: invalid configuration: {path}:2: not UTF-8 text (byte 20); save the file as UTF-8\n"

@@ -170,7 +170,7 @@ class WriterThread(threading.Thread):
         elif name is None:
             name = f"Meter on head {head}"
             self.writer.set_meter(server_id, name)
-            log.info("unknown meter %s on head %s: named %r (name it in pyhm.cfg)", server_id.hex(), head, name)
+            log.info('unknown meter %s on head %s: named "%s" (name it in pyhm.cfg)', server_id.hex(), head, name)
         self._named[server_id] = name
 
 
@@ -238,7 +238,7 @@ class Service:
             live.write()
             writer.set_setting("live.path", str(live.path))
         except (SchemaError, OSError, sqlite3.Error) as exc:
-            log.critical("cannot open the database %s: %s", db.path, exc)
+            log.critical("cannot start: %s", exc)
             return 1
         if writer.last_commit_ms is not None:
             ago = time.time() - writer.last_commit_ms / 1000

@@ -225,7 +225,18 @@ def sml_time(value: Any) -> Optional[SmlTime]:
             return SmlTime("timestamp", inner)
         if tag == 3 and isinstance(inner, list) and len(inner) == 3 and isinstance(inner[0], int):
             return SmlTime("local_timestamp", inner[0], inner[1], inner[2])
-    raise MessageError(f"invalid SML_Time {value!r}")
+    raise MessageError(f"invalid SML_Time: {_shown(value)}")
+
+
+def _shown(value: Any) -> str:
+    """An SML value in an error message: its kind and value as SML says them, not a Python repr."""
+    if isinstance(value, bytes):
+        return f"octet string {value.hex(' ')}" if value else "empty octet string"
+    if isinstance(value, list):
+        return f"list of {len(value)}"
+    if isinstance(value, bool):
+        return "boolean true" if value else "boolean false"
+    return "nothing" if value is None else f"integer {value}"
 
 
 def _tree(value: Any, depth: int = 0) -> Optional[Tree]:
@@ -247,9 +258,9 @@ def _list_entry(value: Any) -> ListEntry:
     if not isinstance(name, bytes):
         raise MessageError("SML_ListEntry: objName is not an octet string")
     if scaler is not None and (scaler.__class__ is not int or not -128 <= scaler <= 127):
-        raise MessageError(f"SML_ListEntry: scaler {scaler!r} is not an Integer8")
+        raise MessageError(f"SML_ListEntry: scaler {_shown(scaler)} is not an Integer8")
     if unit is not None and unit.__class__ is not int:
-        raise MessageError(f"SML_ListEntry: unit {unit!r} is not an Unsigned8")
+        raise MessageError(f"SML_ListEntry: unit {_shown(unit)} is not an Unsigned8")
     return ListEntry(name, status, sml_time(t) if t is not None else None, unit, scaler, val, sig)
 
 

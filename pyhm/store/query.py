@@ -133,7 +133,7 @@ class Query:
         for m in self.meters():
             if str(ref) in (str(m.id), m.name, m.server_id.hex()):
                 return m
-        raise NotFound(f"no meter {ref!r}")
+        raise NotFound(f'no meter "{ref}"')
 
     def series_of(self, meter_id: int) -> List[Series]:
         return [Series(*row) for row in self.db.execute(

@@ -23,6 +23,7 @@ Times are UTC milliseconds since the epoch. ``PRAGMA user_version`` is the schem
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from pathlib import Path
 from typing import Callable, Dict, Union
@@ -203,19 +204,29 @@ def connect(path: Union[str, Path], readonly: bool = False) -> sqlite3.Connectio
     if readonly:
         if not path.exists():
             raise SchemaError(f"no database at {path} (has the acquisition service run yet?)")
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
-                             check_same_thread=False)
-        db.execute("PRAGMA busy_timeout = 5000")
-        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if path.is_dir():
+            raise SchemaError(f"cannot use {path}: it is a directory, not a database file")
+        db = None
+        try:
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                                 check_same_thread=False)
+            db.execute("PRAGMA busy_timeout = 5000")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as exc:
+            if db is not None:
+                db.close()
+            raise open_error(path, exc) from None
         if version != SCHEMA_VERSION:
             db.close()
             raise SchemaError(f"the database at {path} has schema version {version}, expected {SCHEMA_VERSION}")
         return db
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _create(path)
     # The writer's connection is made in one thread and handed to the writer thread, which
     # alone uses it from then on.
-    db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    db = None
     try:
+        db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA busy_timeout = 5000")
         check_version(db)  # before anything is written
         if db.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
@@ -223,10 +234,68 @@ def connect(path: Union[str, Path], readonly: bool = False) -> sqlite3.Connectio
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
         migrate(db)
-    except sqlite3.DatabaseError as exc:
-        db.close()
-        raise SchemaError(f"cannot use {path}: {exc}") from exc
-    except SchemaError:
-        db.close()
-        raise
+        _check_small_tables(db)
+    except (sqlite3.DatabaseError, SchemaError) as exc:
+        if db is not None:
+            db.close()
+        raise open_error(path, exc) from None
     return db
+
+
+SMALL_TABLES = ("meters", "series", "layouts", "settings", "heads")
+
+
+def _check_small_tables(db: sqlite3.Connection) -> None:
+    """Damaged pages in the tables the writer reads at start and rewrites all the time?
+
+    Cheap (they hold a few rows); the big tables are not checked at start, that would take
+    minutes on an SD card. SQLite before 3.33 cannot check one table: then nothing is checked.
+    """
+    if sqlite3.sqlite_version_info < (3, 33, 0):
+        return
+    for table in SMALL_TABLES:
+        first = db.execute(f"PRAGMA quick_check({table})").fetchone()[0]
+        if first != "ok":
+            raise sqlite3.DatabaseError(f"database disk image is malformed: {first}")
+
+
+def _create(path: Path) -> None:
+    """Make the file (and its directory) if it is missing, or open it for writing, so that a
+    failure names its cause (SQLite would only say "unable to open database file")."""
+    exists = path.exists()
+    try:
+        if not exists:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o644))
+    except OSError as exc:
+        doing = "write" if exists else "create"
+        raise SchemaError(f"cannot {doing} the database {path}: {os_reason(exc, path)}") from None
+
+
+def os_reason(exc: OSError, known: Union[str, Path, None] = None) -> str:
+    """An OSError as a person reads it: "Not a directory (/srv/x)", not a Python repr.
+
+    The file name is left out when it is ``known`` (already named by the message).
+    """
+    reason = exc.strerror or str(exc)
+    if exc.filename is not None and str(exc.filename) != str(known):
+        reason += f" ({os.fsdecode(exc.filename)})"
+    return reason
+
+
+def open_error(path: Path, exc: Exception) -> SchemaError:
+    """Why a database cannot be used, in one line that says what to do: nothing was changed."""
+    if isinstance(exc, SchemaError):
+        return exc
+    text = str(exc)
+    if "not a database" in text:
+        return SchemaError(f"cannot use {path}: it is not a database (not an SQLite file; the file was not changed)")
+    if "malformed" in text or "corrupt" in text:
+        return SchemaError(
+            f"the database {path} is damaged ({text}); pyhm did not change it. Stop pyhm, keep a copy, "
+            f"and rescue what is readable with: sqlite3 {path} .recover | sqlite3 rescued.db"
+        )
+    if ("unable to open" in text or "readonly database" in text) and not os.access(path.parent, os.W_OK):
+        return SchemaError(f"cannot use {path}: its directory {path.parent} is not writable "
+                           "(the database needs its -wal and -shm files beside it)")
+    return SchemaError(f"cannot use {path}: {text}")

@@ -26,7 +26,7 @@ from pyhm.obis import is_counter
 from pyhm.sml.readings import Reading
 from pyhm.store.codec import Layout, code_for, parse_spec, spec_text
 from pyhm.store.rollup import DAY_MS, HOUR_MS, MINUTE_MS, Agg, Row
-from pyhm.store.schema import connect
+from pyhm.store.schema import connect, open_error
 
 log = logging.getLogger("pyhm.store")
 
@@ -126,9 +126,13 @@ class Writer:
         self._head_next: Dict[str, Tuple[int, int, int]] = {}
         self._head_minutes: Dict[Tuple[str, int], Tuple[int, int, int]] = {}  # not yet written
         self._head_minutes_next = self._head_minutes
-        self._load()
-        self._recover()
-        alive = self.db.execute("SELECT value FROM settings WHERE key = 'writer.alive_ms'").fetchone()
+        try:
+            self._load()
+            self._recover()
+            alive = self.db.execute("SELECT value FROM settings WHERE key = 'writer.alive_ms'").fetchone()
+        except sqlite3.DatabaseError as exc:  # damaged pages: refuse, and touch nothing
+            self.db.close()
+            raise open_error(self.path, exc) from None
         self.last_commit_ms: Optional[int] = int(alive[0]) if alive else None
 
     # -- public API ---------------------------------------------------------------------
