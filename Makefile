@@ -1,6 +1,10 @@
 # pyhm: `make rpm` builds the source RPM and the noarch RPM from this checkout into dist/.
 VERSION := $(shell sed -n 's/^Version: *//p' packaging/rpm/pyhm.spec)
 TOP := $(CURDIR)/build/rpm
+# Where the packages go, and an optional %{dist} tag (e.g. `make rpm DIST=.2 OUT=build/next`
+# makes a later release, for an upgrade test).
+OUT ?= dist
+DIST ?=
 # Off Fedora (no pyproject macros), build with the test macros and without dependency checks.
 # The checks then run with an interpreter that has the runtime dependencies: the project's
 # .venv (scripts/dev makes it), or, in a fresh clone, one made here in build/venv.
@@ -10,11 +14,11 @@ COMPAT := $(if $(FEDORA),,--load=$(CURDIR)/packaging/rpm/macros.test --nodeps --
 
 .PHONY: rpm clean
 rpm: $(if $(FEDORA),,$(CHECK_PY))
-	rm -rf $(TOP) && mkdir -p $(TOP)/SOURCES dist
+	rm -rf $(TOP) && mkdir -p $(TOP)/SOURCES $(OUT)
 	git ls-files -z | tar --null -T - --transform 's,^,pyhm-$(VERSION)/,' -czf $(TOP)/SOURCES/pyhm-$(VERSION).tar.gz
 	cp packaging/rpm/pyhm.sysusers $(TOP)/SOURCES/
-	rpmbuild -ba $(COMPAT) --define '_topdir $(TOP)' packaging/rpm/pyhm.spec
-	cp $(TOP)/SRPMS/*.src.rpm $(TOP)/RPMS/noarch/*.noarch.rpm dist/
+	rpmbuild -ba $(COMPAT) --define '_topdir $(TOP)' $(if $(DIST),--define 'dist $(DIST)') packaging/rpm/pyhm.spec
+	cp $(TOP)/SRPMS/*.src.rpm $(TOP)/RPMS/noarch/*.noarch.rpm $(OUT)/
 
 $(CURDIR)/build/venv/bin/python:
 	python3 -m venv --system-site-packages build/venv
