@@ -74,8 +74,10 @@ printf '%s' "$TARGET" > "$R/etc/systemd/system/pyhm-test.target"
 rm -f "$R/etc/machine-id"; : > "$R/etc/machine-id"
 # Debian's python3 does not read Fedora's site-packages (where the RPM puts pyhm); the
 # dependencies come from the test's environment (the RPM's python3dist() requirements).
-printf '/usr/lib/python3.%s/site-packages\n%s\n' "$(python3 -c 'import sys; print(sys.version_info[1])')" "$SITE" \
-  > "$R/usr/lib/python3/dist-packages/zz-pyhm-test.pth"
+if [ -d "$R/usr/lib/python3/dist-packages" ]; then
+  printf '/usr/lib/python3.%s/site-packages\n%s\n' "$(python3 -c 'import sys; print(sys.version_info[1])')" "$SITE" \
+    > "$R/usr/lib/python3/dist-packages/zz-pyhm-test.pth"
+fi
 mkdir -p "$R/oldroot"
 cd "$R"
 pivot_root . oldroot

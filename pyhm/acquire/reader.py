@@ -5,6 +5,7 @@ limited) and retried with a growing pause, until the supervisor stops it.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
@@ -32,14 +33,16 @@ MAX_BACKOFF = 30.0
 def open_exclusive(device: str, settings: SerialSettings) -> serial.Serial:
     """The port, opened for pyhm alone: pyserial's ``exclusive`` takes the advisory lock other
     serial programs honour, and TIOCEXCL makes the kernel refuse every further open (but
-    root's) until pyhm closes it. A port another program holds is not opened (EBUSY)."""
+    root's) until pyhm closes it. A port another program holds is not opened (EBUSY). A
+    device that knows no TIOCEXCL (ENOTTY; emulated ttys) keeps the lock alone."""
     port = serial.Serial(device, baudrate=settings.baudrate, bytesize=settings.bytesize, parity=settings.parity,
                          stopbits=settings.stopbits, timeout=READ_TIMEOUT, exclusive=True)
     try:
         fcntl.ioctl(port.fileno(), termios.TIOCEXCL)
-    except OSError:
-        port.close()
-        raise
+    except OSError as exc:
+        if exc.errno != errno.ENOTTY:
+            port.close()
+            raise
     return port
 
 
