@@ -146,7 +146,7 @@ def test_install_makes_the_user_and_its_state_directory(machine: Machine) -> Non
     assert "dialout" in m.sh("id -nG pyhm").split()
     assert m.sh("stat -c '%U %G %a' /var/lib/pyhm").split() == ["pyhm", "pyhm", "750"]
     # The edit that the upgrade below must keep: a generic CP2102 head, opted in by its serial.
-    m.sh("sed -i 's/^acquisition:$/acquisition:\\n  extra_heads: [\"0035\"]/' /etc/pyhm/pyhm.cfg")
+    m.sh("sed -i 's/^  extra_heads: \\[\\]$/  extra_heads: [\"0035\"]/' /etc/pyhm/pyhm.cfg")
     assert "extra_heads" in m.sh("pyhm check-config /etc/pyhm/pyhm.cfg")
 
 
