@@ -47,6 +47,21 @@ def installed(rpm: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def test_make_rpm_from_a_fresh_clone(tmp_path: Path) -> None:
+    """On Debian without the project's .venv, `make rpm` makes the interpreter its checks need
+    (build/venv) instead of running them with one that lacks pyhm's dependencies."""
+    need("rpmbuild", "make", "git")
+    if subprocess.run(["rpm", "--eval", "%{?pyproject_wheel}"], capture_output=True, text=True).stdout.strip():
+        pytest.skip("Fedora builds with its own macros and the system's python3-* packages")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
+    assert not (clone / ".venv").exists()
+    result = subprocess.run(["make", "rpm"], cwd=clone, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert list((clone / "dist").glob("pyhm-*.noarch.rpm")) and (clone / "build/venv/bin/python").exists()
+    assert " passed" in result.stdout + result.stderr  # %check ran the tests, with the dependencies
+
+
 def test_file_list(rpm: Path) -> None:
     files = set(subprocess.run(["rpm", "-qlp", str(rpm)], capture_output=True, text=True, check=True).stdout.split())
     for expected in ("/usr/bin/pyhm", "/usr/lib/systemd/system/pyhm-acquire.service",
