@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, List, Optional
 
 # Host units that make no sense in this container (or would make the boot slow or noisy).
 MASK = [
@@ -235,7 +235,3 @@ def remove_cgroup(path: Path) -> None:
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"cannot remove the cgroup {path}")
-
-
-def quote(args: Sequence[str]) -> str:
-    return " ".join(shlex.quote(a) for a in args)

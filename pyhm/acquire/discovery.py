@@ -111,6 +111,7 @@ class UdevDiscovery:
         return {d: head._replace(serial=f"{serial}@{port or os.path.basename(d)}") for d, (head, port) in same.items()}
 
     def _event(self, action: str, device) -> None:  # type: ignore[no-untyped-def]
+        """One udev add or remove of a tty (also the enumeration at start, as adds)."""
         head = self.head_of(device)
         port = port_of(device.properties.get("ID_PATH") or "")
         if head is not None:
