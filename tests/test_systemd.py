@@ -73,10 +73,11 @@ def rpms(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def machine(tmp_path_factory: pytest.TempPathFactory, rpms: Dict[str, Path]) -> Iterator[Machine]:
+def machine(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Machine]:
     reason = why_not()
     if reason:
         pytest.skip(f"a real systemd cannot be booted here: {reason}")
+    rpms: Dict[str, Path] = request.getfixturevalue("rpms")
     m = Machine(tmp_path_factory.mktemp("machine"), site.getsitepackages()[0])
     m.boot()
     try:
