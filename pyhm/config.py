@@ -45,13 +45,25 @@ class DatabaseConfig:
     commit_seconds: float = 60
 
 
+def extra_head_pattern(entry: str) -> str:
+    """An adapter the user names as a head (``acquisition.extra_heads``) → the link pattern
+    udev's 60-serial.rules gives it: by its USB serial (``ID_SERIAL_SHORT``) or, for a chip
+    without one, by its USB port (``ID_PATH``, e.g. ``platform-3f980000.usb-usb-0:1.3:1.0``)."""
+    if not entry or any(c in entry for c in "/*?[]"):
+        raise ValueError(f"expected a USB serial number or port path (see `udevadm info`), got {entry!r}")
+    if "-usb-" in entry:
+        return f"/dev/serial/by-path/{entry}*"
+    return f"/dev/serial/by-id/usb-*_{entry}-if*"
+
+
 @dataclass(frozen=True)
 class AcquisitionConfig:
-    devices: Tuple[str, ...] = ("/dev/hm_*",)
+    devices: Tuple[str, ...] = ("/dev/hm_*",)  # with the link patterns of extra_heads
     serial: SerialSettings = SerialSettings()
     heads: Dict[str, SerialSettings] = field(default_factory=dict)
     stall_seconds: float = 10
     discovery: str = "udev"
+    extra_heads: Tuple[str, ...] = ()
 
     def serial_for(self, head: str) -> SerialSettings:
         return self.heads.get(head, self.serial)
@@ -345,8 +357,11 @@ def parse(text: str, source: str = "<config>") -> Config:
             "heads": heads,
             "stall_seconds": ctx.number(1, 3600),
             "discovery": ctx.choice("udev", "glob"),
+            "extra_heads": ctx.texts(lambda v: v if extra_head_pattern(v) else v),
         })
-        return AcquisitionConfig(**d)
+        extra = d.pop("extra_heads", ())
+        devices = tuple(d.pop("devices", AcquisitionConfig.devices)) + tuple(map(extra_head_pattern, extra))
+        return AcquisitionConfig(devices=devices, extra_heads=extra, **d)
 
     def meters(node: yaml.Node, path: str) -> Tuple[MeterConfig, ...]:
         if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":

@@ -1,8 +1,11 @@
 """Finding IR heads: a head is a tty whose device links include a watched link (/dev/hm_*).
 
-Two backends with one interface (``start``, ``poll``, ``stop``), both putting ``HeadEvent``s
-on a queue for the supervisor: ``UdevDiscovery`` listens to udev (hot-plug), ``GlobDiscovery``
-looks for the paths every second (ptys, adapters that udev does not announce).
+Only what the user meant is a head: the udev rule links only devices that call themselves a
+read head, and other adapters are named by the user (``acquisition.extra_heads``, turned into
+link patterns by the configuration). Two backends with one interface (``start``, ``poll``,
+``stop``), both putting ``HeadEvent``s on a queue for the supervisor: ``UdevDiscovery`` listens
+to udev (hot-plug), ``GlobDiscovery`` looks for the paths every second (ptys, adapters that
+udev does not announce).
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ import glob
 import logging
 import os
 import queue
-from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence
+import threading
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 log = logging.getLogger("pyhm.discovery")
 
 
 class Head(NamedTuple):
-    serial: str  # from its link (/dev/hm_<SERIAL>) or udev's ID_SERIAL_SHORT
+    serial: str  # its name: from its link (/dev/hm_<SERIAL>) or udev's ID_SERIAL_SHORT, @port if shared
     device: str  # the path to open
     link: str  # the watched link it was found by
 
@@ -36,6 +40,16 @@ def serial_of(link: str, fallback: Optional[str] = None) -> str:
     return fallback or name
 
 
+def port_of(id_path: str) -> str:
+    """udev's ID_PATH → the USB port part, as a short name: ``platform-3f980000.usb-usb-0:1.3:1.0``
+    → ``0-1.3`` (bus 0, port 1.3; the configuration and interface are left out)."""
+    tail = id_path.rsplit("usb-", 1)[-1]
+    parts = tail.split(":")
+    if len(parts) >= 3:
+        parts = parts[:2]
+    return "-".join(parts) or id_path
+
+
 def matching_link(links: Iterable[str], patterns: Sequence[str]) -> Optional[str]:
     for link in links:
         if any(fnmatch.fnmatchcase(link, p) for p in patterns):
@@ -44,12 +58,18 @@ def matching_link(links: Iterable[str], patterns: Sequence[str]) -> Optional[str
 
 
 class UdevDiscovery:
-    """Hot-plug through udev: monitor the tty subsystem, then list what is already there."""
+    """Hot-plug through udev: monitor the tty subsystem, then list what is already there.
+
+    Heads that report the same serial (many CP2102 heads say "0001") are told apart by the USB
+    port they are plugged into: each is then named ``<serial>@<port>``. The names follow from
+    the heads present and their ports, not from the order they were plugged in."""
 
     def __init__(self, patterns: Sequence[str], events: "queue.Queue[HeadEvent]") -> None:
         self.patterns = list(patterns)
         self.events = events
         self._observer = None
+        self._lock = threading.Lock()
+        self._present: Dict[str, Tuple[Head, str]] = {}  # device node → (head as announced, port)
 
     def head_of(self, device) -> Optional[Head]:  # type: ignore[no-untyped-def]
         """The head a udev tty device is, if one of its links is watched. DEVLINKS is read
@@ -65,6 +85,44 @@ class UdevDiscovery:
             return None
         return Head(serial_of(link, props.get("ID_SERIAL_SHORT")), device.device_node, link)
 
+    def _announce(self, action: str, head: Head, port: str) -> None:
+        """Queue an add or remove, naming every head that shares its serial by its port."""
+        with self._lock:
+            before = self._named(head.serial)
+            if action == "add":
+                self._present[head.device] = (head, port)
+            else:
+                self._present.pop(head.device, None)
+            after = self._named(head.serial)
+            changed = {d for d in set(before) | set(after) if before.get(d) != after.get(d)}
+            for device in sorted(changed & set(before)):
+                self.events.put(HeadEvent("remove", before[device]))
+            for device in sorted(changed & set(after)):
+                self.events.put(HeadEvent("add", after[device]))
+            if len(after) > 1 and changed - {head.device}:
+                log.warning("%d heads report the serial %s; naming them by their USB ports: %s", len(after),
+                            head.serial, ", ".join(sorted(h.serial for h in after.values())))
+
+    def _named(self, serial: str) -> Dict[str, Head]:
+        """The present heads that report this serial, by device node, with their names."""
+        same = {d: hp for d, hp in self._present.items() if hp[0].serial == serial}
+        if len(same) == 1:
+            return {d: head for d, (head, _) in same.items()}
+        return {d: head._replace(serial=f"{serial}@{port or os.path.basename(d)}") for d, (head, port) in same.items()}
+
+    def _event(self, action: str, device) -> None:  # type: ignore[no-untyped-def]
+        """One udev add or remove of a tty (also the enumeration at start, as adds)."""
+        head = self.head_of(device)
+        port = port_of(device.properties.get("ID_PATH") or "")
+        if head is not None:
+            self._announce(action, head, port)
+        elif action == "remove" and device.device_node:
+            known = self._present.get(device.device_node)
+            if known is not None:
+                self._announce("remove", known[0], known[1])
+            else:
+                self.events.put(HeadEvent("remove", Head("", device.device_node, "")))
+
     def start(self) -> None:
         import pyudev
 
@@ -75,19 +133,14 @@ class UdevDiscovery:
         def on_event(device) -> None:  # type: ignore[no-untyped-def]
             # In the observer's thread: only classify and queue; the supervisor acts.
             if device.action in ("add", "remove"):
-                head = self.head_of(device)
-                if head is not None:
-                    self.events.put(HeadEvent(device.action, head))
-                elif device.action == "remove" and device.device_node:
-                    self.events.put(HeadEvent("remove", Head("", device.device_node, "")))
+                self._event(device.action, device)
 
         self._observer = pyudev.MonitorObserver(monitor, callback=on_event, name="udev-monitor")
         self._observer.daemon = True
         self._observer.start()  # monitor first, then enumerate: nothing plugged in between is missed
         for device in context.list_devices(subsystem="tty"):
-            head = self.head_of(device)
-            if head is not None:
-                self.events.put(HeadEvent("add", head))
+            if self.head_of(device) is not None:
+                self._event("add", device)
 
     def poll(self) -> None:
         """Nothing to do: udev tells."""
@@ -99,6 +152,7 @@ class UdevDiscovery:
         if self._observer is not None:
             self._observer.send_stop()
             self._observer = None
+        self._present = {}
 
 
 class GlobDiscovery:
@@ -136,4 +190,4 @@ def discovery(kind: str, patterns: Sequence[str], events: "queue.Queue[HeadEvent
     return UdevDiscovery(patterns, events) if kind == "udev" else GlobDiscovery(patterns, events)
 
 
-__all__: List[str] = ["GlobDiscovery", "Head", "HeadEvent", "UdevDiscovery", "discovery", "serial_of"]
+__all__: List[str] = ["GlobDiscovery", "Head", "HeadEvent", "UdevDiscovery", "discovery", "port_of", "serial_of"]

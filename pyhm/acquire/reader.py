@@ -5,9 +5,12 @@ limited) and retried with a growing pause, until the supervisor stops it.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import logging
 import os
 import select
+import termios
 import threading
 import time
 from typing import Callable, Optional
@@ -25,6 +28,22 @@ Deliver = Callable[[bytes, list, int, "HeadReader"], None]
 READ_TIMEOUT = 0.5
 CHUNK = 4096
 MAX_BACKOFF = 30.0
+
+
+def open_exclusive(device: str, settings: SerialSettings) -> serial.Serial:
+    """The port, opened for pyhm alone: pyserial's ``exclusive`` takes the advisory lock other
+    serial programs honour, and TIOCEXCL makes the kernel refuse every further open (but
+    root's) until pyhm closes it. A port another program holds is not opened (EBUSY). A
+    device that knows no TIOCEXCL (ENOTTY; emulated ttys) keeps the lock alone."""
+    port = serial.Serial(device, baudrate=settings.baudrate, bytesize=settings.bytesize, parity=settings.parity,
+                         stopbits=settings.stopbits, timeout=READ_TIMEOUT, exclusive=True)
+    try:
+        fcntl.ioctl(port.fileno(), termios.TIOCEXCL)
+    except OSError as exc:
+        if exc.errno != errno.ENOTTY:
+            port.close()
+            raise
+    return port
 
 
 def read_available(port: serial.Serial) -> bytes:
@@ -94,9 +113,7 @@ class HeadReader(threading.Thread):
         while not self._stopping.is_set():
             self.beats += 1
             try:
-                port = serial.Serial(self.head.device, baudrate=self.settings.baudrate,
-                                     bytesize=self.settings.bytesize, parity=self.settings.parity,
-                                     stopbits=self.settings.stopbits, timeout=READ_TIMEOUT)
+                port = open_exclusive(self.head.device, self.settings)
             except (serial.SerialException, OSError, ValueError) as exc:
                 self._trouble("retrying", f"cannot open {self.head.device}: {exc}")
                 self._stopping.wait(backoff)
