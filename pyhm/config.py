@@ -50,7 +50,7 @@ def extra_head_pattern(entry: str) -> str:
     udev's 60-serial.rules gives it: by its USB serial (``ID_SERIAL_SHORT``) or, for a chip
     without one, by its USB port (``ID_PATH``, e.g. ``platform-3f980000.usb-usb-0:1.3:1.0``)."""
     if not entry or any(c in entry for c in "/*?[]"):
-        raise ValueError(f"expected a USB serial number or port path (see `udevadm info`), got {entry!r}")
+        raise ValueError(f"expected a USB serial number or port path (see `udevadm info`), got \"{entry}\"")
     if "-usb-" in entry:
         return f"/dev/serial/by-path/{entry}*"
     return f"/dev/serial/by-id/usb-*_{entry}-if*"

@@ -116,7 +116,7 @@ class HeadReader(threading.Thread):
                 port = open_exclusive(self.head.device, self.settings)
             except (serial.SerialException, OSError, ValueError) as exc:
                 self._trouble("retrying", f"cannot open {self.head.device}: {exc}")
-                self._stopping.wait(backoff)
+                self._pause(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
                 continue
             self.log.info("reading %s (%d %d%s%g)", self.head.device, self.settings.baudrate,
@@ -129,9 +129,17 @@ class HeadReader(threading.Thread):
                 port.close()
                 self._frames.reset()  # a half-received telegram is never stored
             if not self._stopping.is_set():
-                self._stopping.wait(backoff)
+                self._pause(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
         self.state = "stopped"
+
+    def _pause(self, seconds: float) -> None:
+        """Wait before the next try, beating: a reader that waits on purpose is not hung (the
+        supervisor withholds systemd's watchdog ping from a worker that stops beating)."""
+        end = time.monotonic() + seconds
+        while not self._stopping.is_set() and (left := end - time.monotonic()) > 0:
+            self.beats += 1
+            self._stopping.wait(min(left, 1.0))
 
     def _read(self, port: serial.Serial) -> bool:
         """Read until stopped, the port fails or stalls; True if any frame came through."""
