@@ -13,6 +13,7 @@ from pyhm.sml import messages as m
 from pyhm.sml.readings import dzg_unsigned_power, scaled
 from pyhm.sml.transport import read_frames
 from pyhm.sml import decode_frame
+from pyhm.sml import encode as encode_module
 
 SERVER = b"\x0a\x01TST\x00\x00\x00\x00\x01"
 OBIS = bytes((1, 0, 1, 8, 0, 255))
@@ -150,3 +151,26 @@ def test_dzg_power_quirk_only_for_affected_serials() -> None:
         t = decode_payload(read_frames(encode_telegram(server, [Entry(power, Int(-29912, 2), 27, -2)]))[0].payload)
         assert str(t.readings[0].value) == want
         assert t.readings[0].raw == -29912
+
+
+def test_telegram_with_type_bits_in_tl_continuation_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Some meters set the type bits of TL continuation bytes (a list of more than 15 entries, an
+    # octet string of more than 14 bytes). libsml and SmlLib ignore those bits; so does pyhm.
+    entries = [Entry(bytes((1, 0, 1, 8, n, 255)), UInt(1000 + n, 4), 30, -1) for n in range(16)]
+    entries.append(Entry(bytes((1, 0, 96, 50, 1, 1)), b"firmware of 20 bytes"))
+    plain = decode_frame(read_frames(encode_telegram(SERVER, entries))[0])
+    tl = encode_module._tl
+
+    def typed_continuation(kind: int, length: int, is_list: bool = False) -> bytes:
+        out = bytearray(tl(kind, length, is_list))
+        for i in range(1, len(out)):
+            out[i] |= 0x70
+        return bytes(out)
+
+    monkeypatch.setattr(encode_module, "_tl", typed_continuation)
+    raw = encode_telegram(SERVER, entries)
+    assert bytes.fromhex("f171") in raw and bytes.fromhex("8176") in raw  # valList, the string
+    (frame,) = read_frames(raw)
+    t = decode_frame(frame)
+    assert frame.crc_ok and t.ok and all(msg.crc_ok for msg in t.messages)
+    assert len(t.readings) == 17 and t.readings == plain.readings
