@@ -101,7 +101,7 @@ def test_byte_by_byte_equals_whole_on_every_capture() -> None:
 
 from pyhm.sml.readings import _by_template, readings_of, server_id_of  # noqa: E402
 from pyhm.sml.messages import MESSAGE_CRC  # noqa: E402
-from pyhm.sml.template import Template, TemplateCache  # noqa: E402
+from pyhm.sml.template import Template, TemplateCache, layout_key  # noqa: E402
 from pyhm.simulator import OBIS_POWER, SimulatedMeter  # noqa: E402
 from pyhm.sml.encode import Entry, Int, encode_telegram  # noqa: E402
 
@@ -130,6 +130,7 @@ def test_template_fast_path_equals_slow_path(payload: bytes, flips: list) -> Non
     values = template.match(bytes(changed))
     if values is None:
         return
+    assert layout_key(bytes(changed)) == layout_key(payload)  # what a second sighting goes by
     messages = parse_messages(bytes(changed))  # raises if the fast path accepted a bad payload
     assert _by_template(template, values) == (server_id_of(messages), readings_of(messages))
     assert template.tags == tuple(m.tag for m in messages)

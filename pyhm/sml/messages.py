@@ -14,6 +14,9 @@ from pyhm.sml.crc import crc_kermit, crc_x25
 from pyhm.sml.errors import MessageError, ParseError
 from pyhm.sml.tl import read_list, read_tl, read_value
 
+_from_bytes = int.from_bytes
+_new_tuple = tuple.__new__  # a NamedTuple without its keyword handling: many entries a telegram
+
 OPEN_REQ, OPEN_RES = 0x0100, 0x0101
 CLOSE_REQ, CLOSE_RES = 0x0200, 0x0201
 GET_PROFILE_PACK_REQ, GET_PROFILE_PACK_RES = 0x0300, 0x0301
@@ -251,7 +254,7 @@ def _list_entry(value: Any, width: Optional[int] = None) -> ListEntry:
         raise MessageError(f"SML_ListEntry: scaler {scaler!r} is not an Integer8")
     if unit is not None and unit.__class__ is not int:
         raise MessageError(f"SML_ListEntry: unit {unit!r} is not an Unsigned8")
-    return ListEntry(name, status, sml_time(t) if t is not None else None, unit, scaler, val, sig, width)
+    return _new_tuple(ListEntry, (name, status, sml_time(t) if t is not None else None, unit, scaler, val, sig, width))
 
 
 def _open_req(f: List[Any]) -> OpenRequest:
@@ -308,9 +311,18 @@ def _read_get_list_res(payload: bytes, pos: int, end: int) -> Tuple[Any, Optiona
         else:
             entry, pos = read_list(payload, pos + 1, 5, end, 5)
             b = payload[pos] if pos < end else 0
-            width = (b & 0x0F) - 1 if b & 0xF0 in (0x50, 0x60) else None
-            value, pos = read_value(payload, pos, end, 5)
-            signature, pos = read_value(payload, pos, end, 5)
+            kind = b & 0xF0
+            if (kind == 0x50 or kind == 0x60) and 2 <= b & 0x0F <= 9 and pos + (b & 0x0F) <= end:
+                width = (b & 0x0F) - 1
+                value = _from_bytes(payload[pos + 1 : pos + 1 + width], "big", signed=kind == 0x50)
+                pos += 1 + width
+            else:
+                width = None
+                value, pos = read_value(payload, pos, end, 5)
+            if pos < end and payload[pos] == 0x01:
+                signature, pos = None, pos + 1
+            else:
+                signature, pos = read_value(payload, pos, end, 5)
             entry += [value, signature]
         entries.append(entry)
         widths.append(width)

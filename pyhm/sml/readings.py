@@ -119,6 +119,7 @@ class Telegram:
 
 
 _POWER = "1-0:16.7.0*255"
+_new_tuple = tuple.__new__
 
 
 def dzg_unsigned_power(server_id: bytes) -> bool:
@@ -140,7 +141,7 @@ def _reading(server: bytes, fix_power: bool, name: bytes, status: Any, time: Opt
         # Only what was sent in 1 or 2 bytes is reinterpreted, at that width (as libsml does):
         # a wider negative is a real one.
         value = scaled(raw + (1 << (8 * width)), scaler)  # type: ignore[operator]
-    return Reading(server, obis, value, unit, scaler, raw, status, time)
+    return _new_tuple(Reading, (server, obis, value, unit, scaler, raw, status, time))  # no keyword handling
 
 
 def readings_of(messages: List[Message]) -> List[Reading]:

@@ -207,24 +207,35 @@ class Template:
         return values
 
 
+def _step(b: int) -> int:
+    """How far from a one-byte TL the next TL stands (0: a multi-byte TL, read in full)."""
+    if b & 0x80:
+        return 0
+    if b & 0x70 == 0x70 or b & 0x0F == 0:
+        return 1  # a list's entries follow its TL; 0x00 ends a message
+    return b & 0x0F
+
+
+_STEPS = bytes(_step(b) for b in range(256))
+
+
 def layout_key(payload: bytes) -> bytes:
     """The TL bytes of a payload in order: equal for payloads of the same layout. One flat pass
     (a list's entries follow its TL, so no recursion), far cheaper than building a template."""
     out = bytearray()
     append = out.append
+    steps = _STEPS
     pos, end = 0, len(payload)
     while pos < end:
         b = payload[pos]
-        if b & 0x80:
-            kind, length, p = read_tl(payload, pos, end)
-            out += payload[pos:p]
-            pos = p if kind == 0x70 else p + length
+        step = steps[b]
+        if step:
+            append(b)
+            pos += step
             continue
-        append(b)
-        if b & 0x70 == 0x70 or b & 0x0F == 0:
-            pos += 1
-        else:
-            pos += b & 0x0F
+        kind, length, p = read_tl(payload, pos, end)
+        out += payload[pos:p]
+        pos = p if kind == 0x70 else p + length
     return bytes(out)
 
 
