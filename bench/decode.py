@@ -59,7 +59,7 @@ def pyhm_decode(stream: bytes) -> int:
 def pyhm_decode_no_cache(stream: bytes) -> int:
     """pyhm with the template cache switched off: the generic decoder alone."""
     cache = _readings._templates
-    cache.learn = lambda payload: None  # type: ignore[method-assign]
+    cache.sighted = lambda payload: None  # type: ignore[method-assign]
     return pyhm_decode(stream)
 
 
