@@ -25,7 +25,9 @@ _INT_CODES = set(_WIDTHS)
 _WIDTHS.update({f"{width}s": width for width in (3, 5, 6, 7)})
 MAX_LENGTHS = 64  # payload lengths remembered
 MAX_PER_LENGTH = 4  # layouts remembered per length
-MAX_SIGHTED = 256  # layouts seen once, remembered until their second sighting
+# Layouts seen once, remembered until their second sighting. One that does not come back within
+# this many other new layouts is too rare to keep a template for: a length holds only a few.
+MAX_SIGHTED = 64
 
 
 class _Leaf:
