@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import select
 import subprocess
 import sys
 from decimal import Decimal
@@ -118,3 +119,50 @@ def test_waiting_on_a_terminal_says_for_what() -> None:
         proc.kill()
         os.close(master)
     assert proc.returncode == 0 and out.decode().rstrip() == "0 frames decoded, 0 damaged"
+
+
+def test_json_lines_are_written_as_dicts_say_byte_for_byte() -> None:
+    # ``pyhm decode --json`` writes lines without building dicts; they must be exactly what
+    # the documented dicts serialise to, for every frame of the corpus (damaged ones too).
+    from pyhm import exactjson
+    from pyhm.decode import telegram_dict, telegram_json
+
+    n = 0
+    for entry in corpus.entries():
+        for i, t in enumerate(corpus.telegrams(entry), 1):
+            assert telegram_json(t, i) == exactjson.dumps(telegram_dict(t, i)), entry["file"]
+            n += 1
+    assert n > 1000
+
+
+def test_wrong_message_crc_is_reported_per_message(tmp_path: Path) -> None:
+    from test_messages import _wrong_message_crc_frame
+
+    capture = tmp_path / "ebz.bin"
+    capture.write_bytes(_wrong_message_crc_frame() * 3)
+    frames = json_lines(pyhm("decode", "--json", str(capture)).stdout)
+    assert len(frames) == 3
+    for f in frames:
+        assert f["crc_ok"] and f["messages"] == ["0x0101", "0x0701", "0x0201"]
+        assert f["message_crc_ok"] == [True, False, True]
+        assert f["readings"][0]["value"] == Decimal("5383333.6")
+    intact = json_lines(pyhm("decode", "--hex", "--json", str(HOLLEY)).stdout)
+    assert all("message_crc_ok" not in f for f in intact)
+
+
+def test_live_stream_lines_come_as_frames_arrive() -> None:
+    # No flush per frame, but one per chunk read: a line must not wait for the end of input.
+    meter = SimulatedMeter(9)
+    proc = subprocess.Popen([sys.executable, "-m", "pyhm", "decode", "--json", "-"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        for n in (1, 2):
+            proc.stdin.write(meter.telegram())
+            proc.stdin.flush()
+            ready, _, _ = select.select([proc.stdout], [], [], 20)
+            assert ready, "no line while the input is still open"
+            assert json.loads(proc.stdout.readline())["frame"] == n
+    finally:
+        proc.kill()
+        proc.wait()

@@ -10,7 +10,7 @@ from typing import Any, Dict, List
 import pytest
 
 import corpus
-from pyhm.sml import decode_payload, parse_messages
+from pyhm.sml import FrameReader, decode_payload, parse_messages, read_frames
 
 ENTRIES = corpus.entries()
 FRAMED = [e for e in ENTRIES if not e["file"].startswith("messages_only/")]
@@ -141,3 +141,39 @@ def test_corpus_is_all_there() -> None:
     assert len(ENTRIES) >= 90
     decoded = sum(len([t for t in corpus.telegrams(e) if t.ok]) for e in FRAMED)
     assert decoded == sum(_intact_count(e) for e in FRAMED)
+
+
+def _corpus_frames() -> list:
+    out = []
+    for entry in ENTRIES:
+        intact = [f.raw for f in read_frames(corpus.data(entry)) if f.crc_ok]
+        if intact:
+            out.append(pytest.param(intact[0], intact[-1], id=_id(entry)))
+    return out
+
+
+def _fed(stream: bytes, sizes: list) -> list:
+    reader = FrameReader()
+    out = []
+    i = n = 0
+    while i < len(stream):
+        step = sizes[n % len(sizes)]
+        out += reader.feed(stream[i : i + step])
+        i += step
+        n += 1
+    return out + reader.flush()
+
+
+@pytest.mark.parametrize("a, b", _corpus_frames())
+def test_frame_that_lost_its_last_bytes_keeps_the_next(a: bytes, b: bytes) -> None:
+    # Frame A loses its last 1 to 7 bytes (part of its end sequence and CRC); B must decode,
+    # however the stream is cut into chunks.
+    for lost in range(1, 8):
+        stream = a[:-lost] + b
+        frames = read_frames(stream)
+        assert len(frames) == 2 and frames[1].crc_ok and frames[1].raw == b, lost
+        # A is damaged, unless the bytes it lost equal B's first ones (a CRC ending in 0x1b):
+        # then the stream is A intact followed by B without its first bytes, and both decode.
+        assert (not frames[0].crc_ok and frames[0].raw == a[:-lost]) or frames[0].raw == a
+        for sizes in ([1], [3], [7, 1, 13], [len(a) - lost - 2, 5]):
+            assert _fed(stream, sizes) == frames, (lost, sizes)

@@ -7,12 +7,15 @@ from decimal import Decimal
 import pytest
 
 from pyhm.sml import decode_payload, parse_messages
-from pyhm.sml.encode import Entry, Int, UInt, encode_message, encode_telegram
+from pyhm.sml.encode import Entry, Int, UInt, encode_frame, encode_message, encode_telegram
 from pyhm.sml.errors import MessageError, SmlError
 from pyhm.sml import messages as m
+from pyhm.sml import readings
 from pyhm.sml.readings import dzg_unsigned_power, scaled
+from pyhm.sml.template import TemplateCache
 from pyhm.sml.transport import read_frames
 from pyhm.sml import decode_frame
+from pyhm.sml import encode as encode_module
 
 SERVER = b"\x0a\x01TST\x00\x00\x00\x00\x01"
 OBIS = bytes((1, 0, 1, 8, 0, 255))
@@ -150,3 +153,76 @@ def test_dzg_power_quirk_only_for_affected_serials() -> None:
         t = decode_payload(read_frames(encode_telegram(server, [Entry(power, Int(-29912, 2), 27, -2)]))[0].payload)
         assert str(t.readings[0].value) == want
         assert t.readings[0].raw == -29912
+
+
+def _power_readings(server: bytes, value: Int) -> list:
+    """The 16.7.0 reading of the same telegram decoded three times: the slow path, the slow
+    path again (the layout's second sighting teaches it), then the fast path."""
+    payload = read_frames(encode_telegram(server, [Entry(bytes((1, 0, 16, 7, 0, 255)), value, 27, -2)]))[0].payload
+    readings._templates = TemplateCache()
+    out = [decode_payload(payload).readings[0] for _ in range(3)]
+    assert readings._templates.find(payload) is not None  # the third one was the fast path
+    return out
+
+
+@pytest.mark.parametrize("width", [3, 4, 5])
+def test_dzg_real_negative_power_sent_wide_stays_negative(width: int) -> None:
+    # The DZG correction is for 8- and 16-bit values; a meter of the affected range that sends
+    # -40.96 W in 3 to 5 bytes means it.
+    affected = b"\x0a\x01DZG\x00" + (42083934).to_bytes(4, "big")
+    for r in _power_readings(affected, Int(-4096, width)):
+        assert r.value == Decimal("-40.96") and r.raw == -4096
+
+
+@pytest.mark.parametrize("raw, width, want", [(-29912, 2, "356.24"), (-4096, 2, "614.40"), (-2, 1, "2.54")])
+def test_dzg_power_sent_in_one_or_two_bytes_is_reread_at_its_width(raw: int, width: int, want: str) -> None:
+    affected = b"\x0a\x01DZG\x00" + (42083934).to_bytes(4, "big")
+    for r in _power_readings(affected, Int(raw, width)):
+        assert str(r.value) == want and r.raw == raw
+
+
+def test_telegram_with_type_bits_in_tl_continuation_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Some meters set the type bits of TL continuation bytes (a list of more than 15 entries, an
+    # octet string of more than 14 bytes). libsml and SmlLib ignore those bits; so does pyhm.
+    entries = [Entry(bytes((1, 0, 1, 8, n, 255)), UInt(1000 + n, 4), 30, -1) for n in range(16)]
+    entries.append(Entry(bytes((1, 0, 96, 50, 1, 1)), b"firmware of 20 bytes"))
+    plain = decode_frame(read_frames(encode_telegram(SERVER, entries))[0])
+    tl = encode_module._tl
+
+    def typed_continuation(kind: int, length: int, is_list: bool = False) -> bytes:
+        out = bytearray(tl(kind, length, is_list))
+        for i in range(1, len(out)):
+            out[i] |= 0x70
+        return bytes(out)
+
+    monkeypatch.setattr(encode_module, "_tl", typed_continuation)
+    raw = encode_telegram(SERVER, entries)
+    assert bytes.fromhex("f171") in raw and bytes.fromhex("8176") in raw  # valList, the string
+    (frame,) = read_frames(raw)
+    t = decode_frame(frame)
+    assert frame.crc_ok and t.ok and all(msg.crc_ok for msg in t.messages)
+    assert len(t.readings) == 17 and t.readings == plain.readings
+
+
+def _wrong_message_crc_frame() -> bytes:
+    """A frame with a right frame CRC whose GetList.Res carries a wrong message CRC."""
+    rows = [[OBIS, None, None, UInt(30, 1), Int(-1, 1), UInt(53833336, 4), None]]
+    get_list = bytearray(encode_message(m.GET_LIST_RES, [None, SERVER, None, None, rows, None, None], b"\x02"))
+    get_list[-2] ^= 0x5A  # the CRC's last byte (the message ends 63 xx xx 00)
+    payload = (encode_message(m.OPEN_RES, [None, None, b"f", SERVER, None, None], b"\x01") + bytes(get_list)
+               + encode_message(m.CLOSE_RES, [None], b"\x03"))
+    return encode_frame(payload)
+
+
+def test_a_wrong_message_crc_is_counted_on_both_paths() -> None:
+    # The message is decoded all the same (eBZ meters get message CRCs wrong), but it is said.
+    (frame,) = read_frames(_wrong_message_crc_frame())
+    assert frame.crc_ok
+    readings._templates = TemplateCache()
+    for _ in range(3):  # slow, slow (learns), fast
+        t = decode_frame(frame)
+        assert t.ok and str(t.readings[0].value) == "5383333.6"
+        assert t.message_tags == (m.OPEN_RES, m.GET_LIST_RES, m.CLOSE_RES)
+        assert t.message_crc_ok == (True, False, True) and t.bad_message_crcs == 1
+    assert readings._templates.find(frame.payload) is not None
+    assert decode_frame(read_frames(encode_telegram(SERVER, [Entry(OBIS, 1, 30, 0)]))[0]).bad_message_crcs == 0

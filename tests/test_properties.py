@@ -100,8 +100,10 @@ def test_byte_by_byte_equals_whole_on_every_capture() -> None:
 # The fast path (a remembered layout) must say exactly what the slow path says.
 
 from pyhm.sml.readings import _by_template, readings_of, server_id_of  # noqa: E402
-from pyhm.sml.template import Template  # noqa: E402
-from pyhm.simulator import SimulatedMeter  # noqa: E402
+from pyhm.sml.messages import MESSAGE_CRC  # noqa: E402
+from pyhm.sml.template import Template, TemplateCache, layout_key  # noqa: E402
+from pyhm.simulator import OBIS_POWER, SimulatedMeter  # noqa: E402
+from pyhm.sml.encode import Entry, Int, encode_telegram  # noqa: E402
 
 _meter = SimulatedMeter(3)
 
@@ -128,8 +130,11 @@ def test_template_fast_path_equals_slow_path(payload: bytes, flips: list) -> Non
     values = template.match(bytes(changed))
     if values is None:
         return
+    assert layout_key(bytes(changed)) == layout_key(payload)  # what a second sighting goes by
     messages = parse_messages(bytes(changed))  # raises if the fast path accepted a bad payload
     assert _by_template(template, values) == (server_id_of(messages), readings_of(messages))
+    assert template.tags == tuple(m.tag for m in messages)
+    assert template.message_crcs(bytes(changed), values, MESSAGE_CRC["x25"]) == tuple(m.crc_ok for m in messages)
 
 
 def test_template_path_is_taken_for_repeated_layouts() -> None:
@@ -138,3 +143,21 @@ def test_template_path_is_taken_for_repeated_layouts() -> None:
     template = Template(first)
     assert template.match(second) is not None
     assert decode_payload(second).readings == readings_of(parse_messages(second))
+
+
+def test_a_layout_is_learned_on_its_second_sighting() -> None:
+    meter = SimulatedMeter(20)
+    first, second = (read_frames(meter.telegram())[0].payload for _ in range(2))
+    assert first != second and Template(first).match(second) is not None  # one layout
+    cache = TemplateCache()
+    cache.sighted(first)
+    assert cache.find(first) is None  # seen once: not worth a template yet
+    cache.sighted(second)
+    assert cache.find(first) is not None and cache.find(second) is not None
+    # Layouts seen once each (a power sent in 1 to 6 bytes) are never learned.
+    server = meter.server_id
+    varied = [read_frames(encode_telegram(server, [Entry(OBIS_POWER, Int(-5, width), 27, -2)]))[0].payload
+              for width in range(1, 7)]
+    for payload in varied:
+        cache.sighted(payload)
+    assert all(cache.find(p) is None for p in varied)

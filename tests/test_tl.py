@@ -75,7 +75,7 @@ def test_nested_lists() -> None:
         "43" + "0000",  # boolean of 2 bytes
         "10",  # type 1 does not exist
         "8f",  # multi-byte TL without its continuation
-        "81f2",  # continuation byte with a type
+        "81f2",  # continuation bytes announce a third TL byte that is missing
         "80",  # TL length shorter than the TL itself
     ],
 )
@@ -89,3 +89,10 @@ def test_deep_nesting_is_refused() -> None:
     data = b"\x71" * 100 + b"\x01"
     with pytest.raises(ParseError):
         read_value(data, 0, len(data))
+
+
+def test_type_bits_in_continuation_bytes_are_ignored() -> None:
+    # A 17-entry list and a 20-byte octet string whose continuation bytes carry type bits.
+    assert read_value(bytes.fromhex("f171") + b"\x62\x05" * 17, 0, 36)[0] == [5] * 17
+    value = bytes(range(20))
+    assert read_value(bytes.fromhex("8156") + value, 0, 22)[0] == value

@@ -151,3 +151,14 @@ def test_chunking_of_a_long_stream() -> None:
         i += n
     pieces += reader.flush()
     assert pieces == whole and len(whole) == 50 and all(f.crc_ok for f in whole)
+
+
+def test_crc_ending_in_escape_bytes_is_not_counted_as_garbage() -> None:
+    # A CRC whose last byte is 0x1b is kept back in case the next start sequence shares it; when
+    # garbage follows instead, it still is not counted as skipped.
+    first = next(t for t in (telegram(v) for v in range(2000)) if t[-1] == 0x1B)
+    reader = FrameReader()
+    frames = reader.feed(first + b"\x00garbage" + telegram(2) + first)
+    frames += reader.flush()
+    assert [f.crc_ok for f in frames] == [True, True, True] and frames[0].raw == first
+    assert reader.skipped == len(b"\x00garbage")

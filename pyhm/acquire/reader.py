@@ -82,6 +82,7 @@ class HeadReader(threading.Thread):
         self.beats = 0
         self.frames_ok = 0
         self.frames_bad = 0
+        self.message_crc_bad = 0  # messages decoded although their own CRC is wrong
         self.last_frame_ms: Optional[int] = None
         self.server_id: Optional[bytes] = None
         self.state = "starting"
@@ -171,6 +172,7 @@ class HeadReader(threading.Thread):
             self.log.warning("damaged frame (%d bytes): %s", len(frame.raw), telegram.error)
             return False
         self.frames_ok += 1
+        self.message_crc_bad += telegram.bad_message_crcs
         self.last_frame_ms = ts_ms
         self.state = "reading"
         self.last_error = None

@@ -14,6 +14,9 @@ from pyhm.sml.crc import crc_kermit, crc_x25
 from pyhm.sml.errors import MessageError, ParseError
 from pyhm.sml.tl import read_list, read_tl, read_value
 
+_from_bytes = int.from_bytes
+_new_tuple = tuple.__new__  # a NamedTuple without its keyword handling: many entries a telegram
+
 OPEN_REQ, OPEN_RES = 0x0100, 0x0101
 CLOSE_REQ, CLOSE_RES = 0x0200, 0x0201
 GET_PROFILE_PACK_REQ, GET_PROFILE_PACK_RES = 0x0300, 0x0301
@@ -69,6 +72,7 @@ class ListEntry(NamedTuple):
     scaler: Optional[int]
     value: Any
     value_signature: Optional[bytes]
+    value_width: Optional[int] = None  # bytes an integer value was sent in
 
 
 class GetListRequest(NamedTuple):
@@ -251,7 +255,7 @@ def _tree(value: Any, depth: int = 0) -> Optional[Tree]:
     return Tree(name, par, kids)  # type: ignore[arg-type]
 
 
-def _list_entry(value: Any) -> ListEntry:
+def _list_entry(value: Any, width: Optional[int] = None) -> ListEntry:
     if not isinstance(value, list) or len(value) != 7:
         raise MessageError("SML_ListEntry: expected a list of 7 fields")
     name, status, t, unit, scaler, val, sig = value
@@ -261,7 +265,7 @@ def _list_entry(value: Any) -> ListEntry:
         raise MessageError(f"SML_ListEntry: scaler {_shown(scaler)} is not an Integer8")
     if unit is not None and unit.__class__ is not int:
         raise MessageError(f"SML_ListEntry: unit {_shown(unit)} is not an Unsigned8")
-    return ListEntry(name, status, sml_time(t) if t is not None else None, unit, scaler, val, sig)
+    return _new_tuple(ListEntry, (name, status, sml_time(t) if t is not None else None, unit, scaler, val, sig, width))
 
 
 def _open_req(f: List[Any]) -> OpenRequest:
@@ -285,10 +289,56 @@ def _get_list_req(f: List[Any]) -> GetListRequest:
     return GetListRequest(*_fields(f, 5, "SML_GetList.Req"))
 
 
-def _get_list_res(f: List[Any]) -> GetListResponse:
+def _get_list_res(f: List[Any], widths: Optional[List[Optional[int]]] = None) -> GetListResponse:
     cl, srv, name, t, vals, sig, gw = _fields(f, 7, "SML_GetList.Res")
-    entries = [_list_entry(e) for e in _items(vals, "valList")]
+    items = _items(vals, "valList")
+    if widths is None:
+        entries = [_list_entry(e) for e in items]
+    else:
+        entries = [_list_entry(e, w) for e, w in zip(items, widths)]
     return GetListResponse(cl, srv, name, sml_time(t), entries, sig, sml_time(gw))
+
+
+def _read_get_list_res(payload: bytes, pos: int, end: int) -> Tuple[Any, Optional[List[Optional[int]]], int]:
+    """The fields of a GetList.Res body, and the width each entry's integer value was sent in
+    (which the plain values lose). A body of another shape is read as it is, for
+    ``_get_list_res`` to reject."""
+    if payload[pos] != 0x77:
+        fields, pos = read_value(payload, pos, end, 3)
+        return fields, None, pos
+    head, pos = read_list(payload, pos + 1, 4, end, 3)
+    if pos >= end or payload[pos] & 0x70 != 0x70:
+        rest, pos = read_list(payload, pos, 3, end, 3)
+        return head + rest, None, pos
+    _, count, pos = read_tl(payload, pos, end)
+    entries: List[Any] = []
+    widths: List[Optional[int]] = []
+    for _ in range(count):
+        if pos >= end:
+            raise ParseError("list runs past the end of data", pos)
+        if payload[pos] != 0x77:
+            entry, pos = read_value(payload, pos, end, 4)
+            width = None
+        else:
+            entry, pos = read_list(payload, pos + 1, 5, end, 5)
+            b = payload[pos] if pos < end else 0
+            kind = b & 0xF0
+            if (kind == 0x50 or kind == 0x60) and 2 <= b & 0x0F <= 9 and pos + (b & 0x0F) <= end:
+                width = (b & 0x0F) - 1
+                value = _from_bytes(payload[pos + 1 : pos + 1 + width], "big", signed=kind == 0x50)
+                pos += 1 + width
+            else:
+                width = None
+                value, pos = read_value(payload, pos, end, 5)
+            if pos < end and payload[pos] == 0x01:
+                signature, pos = None, pos + 1
+            else:
+                signature, pos = read_value(payload, pos, end, 5)
+            entry += [value, signature]
+        entries.append(entry)
+        widths.append(width)
+    tail, pos = read_list(payload, pos, 2, end, 3)
+    return head + [entries] + tail, widths, pos
 
 
 def _get_proc_req(f: List[Any]) -> GetProcParameterRequest:
@@ -365,7 +415,7 @@ def _message_crc_x25(data: bytes) -> int:
 
 
 # Holley's KERMIT variant sends its CRCs high byte first, messages included.
-_CRC = {"x25": _message_crc_x25, "kermit": crc_kermit}
+MESSAGE_CRC: Dict[str, Callable[[bytes], int]] = {"x25": _message_crc_x25, "kermit": crc_kermit}
 
 
 def parse_messages(payload: bytes, crc: str = "x25") -> List[Message]:
@@ -375,7 +425,7 @@ def parse_messages(payload: bytes, crc: str = "x25") -> List[Message]:
     reported per message. They do not reject a message: several meters (eBZ DD3 among them)
     send wrong message CRCs inside frames whose frame CRC is right.
     """
-    crc_fn = _CRC[crc]
+    crc_fn = MESSAGE_CRC[crc]
     out: List[Message] = []
     pos = 0
     end = len(payload)
@@ -387,7 +437,17 @@ def parse_messages(payload: bytes, crc: str = "x25") -> List[Message]:
         kind, count, p = read_tl(payload, pos, end)
         if kind != 0x70 or count < 5:
             raise ParseError("an SML message must be a list of 6 fields", pos)
-        (tid, group, abort, choice), p = read_list(payload, p, 4, end, 1)
+        (tid, group, abort), p = read_list(payload, p, 3, end, 1)
+        widths = None
+        tag = None
+        if p + 1 < end and payload[p] == 0x72 and payload[p + 1] & 0xF0 == 0x60:
+            tag, q = read_value(payload, p + 1, end, 2)
+        if tag == GET_LIST_RES:
+            # The readings: read so that the widths of their integers are kept too.
+            fields, widths, p = _read_get_list_res(payload, q, end)
+            choice: Any = [tag, fields]
+        else:
+            choice, p = read_value(payload, p, end, 1)
         crc_at = p
         received, p = read_value(payload, p, end, 1)
         for _ in range(count - 5):
@@ -396,8 +456,11 @@ def parse_messages(payload: bytes, crc: str = "x25") -> List[Message]:
         if not isinstance(choice, list) or len(choice) != 2 or not isinstance(choice[0], int):
             raise MessageError(f"message at byte {start}: body is not a tagged choice")
         tag, fields = choice
-        build = BODIES.get(tag)
-        body = build(fields) if build is not None else UnknownBody(fields)
+        if widths is not None:
+            body: Any = _get_list_res(fields, widths)
+        else:
+            build = BODIES.get(tag)
+            body = build(fields) if build is not None else UnknownBody(fields)
         crc_ok: Optional[bool] = None
         if isinstance(received, int) and not isinstance(received, bool):
             crc_ok = crc_fn(payload[start:crc_at]) == received

@@ -12,7 +12,7 @@ from typing import Any, List, NamedTuple, Optional, Tuple
 
 from pyhm.obis import obis_name, obis_str, unit_symbol
 from pyhm.sml.errors import SmlError
-from pyhm.sml.messages import GET_LIST_RES, OPEN_RES, Message, SmlTime, parse_messages
+from pyhm.sml.messages import GET_LIST_RES, MESSAGE_CRC, OPEN_RES, Message, SmlTime, parse_messages
 from pyhm.sml.template import Template, TemplateCache
 from pyhm.sml.transport import Frame
 
@@ -55,9 +55,11 @@ class Reading(NamedTuple):
 
 class Telegram:
     """A decoded frame: its readings, or why there are none. The typed messages are decoded
-    only when asked for: the readings (the fast path) do not need them."""
+    only when asked for: the readings (the fast path) do not need them. ``message_tags`` and
+    ``message_crc_ok`` (per message; None where a message carries no CRC) are always there."""
 
-    __slots__ = ("frame", "payload", "crc", "server_id", "readings", "error", "_messages")
+    __slots__ = ("frame", "payload", "crc", "server_id", "readings", "error", "_messages",
+                 "message_tags", "message_crc_ok")
 
     def __init__(
         self,
@@ -68,6 +70,7 @@ class Telegram:
         readings: List[Reading],
         error: Optional[str],
         messages: Optional[List[Message]] = None,
+        summary: Tuple[Tuple[int, ...], Tuple[Optional[bool], ...]] = ((), ()),
     ) -> None:
         self.frame = frame
         self.payload = payload
@@ -76,6 +79,15 @@ class Telegram:
         self.readings = readings
         self.error = error
         self._messages = messages
+        if messages:
+            summary = (tuple(m.tag for m in messages), tuple(m.crc_ok for m in messages))
+        self.message_tags, self.message_crc_ok = summary
+
+    @property
+    def bad_message_crcs(self) -> int:
+        """How many messages carry a CRC that does not match them (decoded all the same:
+        several meters get them wrong inside intact frames)."""
+        return self.message_crc_ok.count(False)
 
     @property
     def messages(self) -> List[Message]:
@@ -107,11 +119,12 @@ class Telegram:
 
 
 _POWER = "1-0:16.7.0*255"
+_new_tuple = tuple.__new__
 
 
 def dzg_unsigned_power(server_id: bytes) -> bool:
-    """DZG DVS74 firmware in these serial ranges sends 16.7.0 as a signed 16-bit value that is
-    really unsigned (356.24 W arrives as -299.12 W); libsml corrects the same ranges."""
+    """DZG DVS74 firmware in these serial ranges sends 16.7.0 as a signed 8- or 16-bit value
+    that is really unsigned (356.24 W arrives as -299.12 W); libsml corrects the same ranges."""
     if len(server_id) != 10 or server_id[2:5] != b"DZG":
         return False
     serial = int.from_bytes(server_id[6:10], "big")
@@ -119,13 +132,16 @@ def dzg_unsigned_power(server_id: bytes) -> bool:
 
 
 def _reading(server: bytes, fix_power: bool, name: bytes, status: Any, time: Optional[SmlTime],
-             unit: Optional[int], scaler: Optional[int], raw: Any) -> Reading:
-    """One list entry as a Reading; the only place entries become readings (both paths)."""
+             unit: Optional[int], scaler: Optional[int], raw: Any, width: Optional[int]) -> Reading:
+    """One list entry as a Reading; the only place entries become readings (both paths).
+    ``width``: the bytes an integer value was sent in."""
     obis = obis_str(name)
     value = scaled(raw, scaler)
-    if fix_power and obis == _POWER and raw.__class__ is int and -0x8000 <= raw < 0:
-        value = scaled(raw + 0x10000, scaler)
-    return Reading(server, obis, value, unit, scaler, raw, status, time)
+    if fix_power and obis == _POWER and raw.__class__ is int and raw < 0 and width in (1, 2):
+        # Only what was sent in 1 or 2 bytes is reinterpreted, at that width (as libsml does):
+        # a wider negative is a real one.
+        value = scaled(raw + (1 << (8 * width)), scaler)  # type: ignore[operator]
+    return _new_tuple(Reading, (server, obis, value, unit, scaler, raw, status, time))  # no keyword handling
 
 
 def readings_of(messages: List[Message]) -> List[Reading]:
@@ -137,7 +153,7 @@ def readings_of(messages: List[Message]) -> List[Reading]:
         server = message.body.server_id or b""
         fix = dzg_unsigned_power(server)
         out += [
-            _reading(server, fix, e.obj_name, e.status, e.val_time, e.unit, e.scaler, e.value)
+            _reading(server, fix, e.obj_name, e.status, e.val_time, e.unit, e.scaler, e.value, e.value_width)
             for e in message.body.entries
             if e.value is not None  # an entry without a value carries nothing to keep
         ]
@@ -188,8 +204,8 @@ def _by_template(template: Template, values: Tuple[Any, ...]) -> Tuple[Optional[
         fix = dzg_unsigned_power(server)
         out += [
             _reading(server, fix, values[n], _get(values, st), _time(t, values), _get(values, u),
-                     _get(values, sc), values[v])
-            for n, st, t, u, sc, v in rows
+                     _get(values, sc), values[v], w)
+            for n, st, t, u, sc, v, w in rows
         ]
     return server_id, out
 
@@ -201,13 +217,15 @@ def decode_payload(payload: bytes, crc: str = "x25", frame: Optional[Frame] = No
     """Decode a frame payload or a bare message sequence; errors are reported, not raised."""
     hit = _templates.find(payload)
     if hit is not None:
-        server_id, readings = _by_template(*hit)
-        return Telegram(frame, payload, crc, server_id, readings, None)
+        template, values = hit
+        server_id, readings = _by_template(template, values)
+        crcs = template.message_crcs(payload, values, MESSAGE_CRC[crc])
+        return Telegram(frame, payload, crc, server_id, readings, None, None, (template.tags, crcs))
     try:
         messages = parse_messages(payload, crc)
     except SmlError as exc:
         return Telegram(frame, payload, crc, None, [], str(exc), [])
-    _templates.learn(payload)
+    _templates.sighted(payload)
     return Telegram(frame, payload, crc, server_id_of(messages), readings_of(messages), None, messages)
 
 

@@ -20,17 +20,24 @@ from pyhm.sml.tl import END, read_tl
 
 _UNSIGNED = {1: "B", 2: "H", 4: "I", 8: "Q"}
 _SIGNED = {1: "b", 2: "h", 4: "i", 8: "q"}
+_WIDTHS = {code: width for codes in (_UNSIGNED, _SIGNED) for width, code in codes.items()}
+_INT_CODES = set(_WIDTHS)
+_WIDTHS.update({f"{width}s": width for width in (3, 5, 6, 7)})
 MAX_LENGTHS = 64  # payload lengths remembered
 MAX_PER_LENGTH = 4  # layouts remembered per length
+# Layouts seen once, remembered until their second sighting. One that does not come back within
+# this many other new layouts is too rare to keep a template for: a length holds only a few.
+MAX_SIGHTED = 64
 
 
 class _Leaf:
-    """A scalar in the scanned tree: its index in the unpacked values."""
+    """A scalar in the scanned tree: its index in the unpacked values, where its TL stands."""
 
-    __slots__ = ("index",)
+    __slots__ = ("index", "pos")
 
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: int, pos: int) -> None:
         self.index = index
+        self.pos = pos
 
 
 class _Scan:
@@ -44,11 +51,11 @@ class _Scan:
         self.odd_ints: List[Tuple[int, bool]] = []
         self.count = 0
 
-    def leaf(self, code: str) -> _Leaf:
+    def leaf(self, code: str, pos: int) -> _Leaf:
         self.fmt.append(code)
         self.codes.append(code)
         self.count += 1
-        return _Leaf(self.count - 1)
+        return _Leaf(self.count - 1, pos)
 
     def value(self, pos: int, end: int) -> Tuple[Any, int]:
         data = self.payload
@@ -70,13 +77,13 @@ class _Scan:
         if length == 0:
             return None, q
         if kind == 0x00:
-            return self.leaf(f"{length}s"), q
+            return self.leaf(f"{length}s", pos), q
         if kind == 0x40:
-            return self.leaf("?"), q
+            return self.leaf("?", pos), q
         codes = _SIGNED if kind == 0x50 else _UNSIGNED
         if length in codes:
-            return self.leaf(codes[length]), q
-        leaf = self.leaf(f"{length}s")
+            return self.leaf(codes[length], pos), q
+        leaf = self.leaf(f"{length}s", pos)
         self.odd_ints.append((leaf.index, kind == 0x50))
         return leaf, q
 
@@ -122,18 +129,21 @@ def _time_spec(node: Any) -> Any:
 class Template:
     """One remembered payload layout and how to turn its values into readings."""
 
-    __slots__ = ("tl_get", "tl_key", "unpack", "odd_ints", "key_get", "key", "open_server", "lists")
+    __slots__ = ("tl_get", "tl_key", "unpack", "odd_ints", "key_get", "key", "open_server", "lists",
+                 "tags", "crcs")
 
     def __init__(self, payload: bytes) -> None:
         scan = _Scan(payload)
         pos, end = 0, len(payload)
         messages = []
+        starts = []
         while pos < end:
             if payload[pos] == 0:
                 scan.tl_positions.append(pos)
                 scan.fmt.append("x")
                 pos += 1
                 continue
+            starts.append(pos)
             message, pos = scan.value(pos, end)
             messages.append(message)
         self.tl_get = _tuple_getter(scan.tl_positions)
@@ -145,6 +155,14 @@ class Template:
         _choice_tags(messages, tags)
         self.key_get = _tuple_getter(tags) if tags else None
         self.key = self.key_get(values) if self.key_get else None
+        odd = {i for i, _ in scan.odd_ints}
+        self.tags: Tuple[int, ...] = tuple(values[_at(m[3][0])] for m in messages)
+        # Per message: where the bytes its CRC covers end and the CRC's value (None: no CRC).
+        self.crcs: List[Optional[Tuple[int, int, int]]] = [
+            (start, m[4].pos, m[4].index)
+            if isinstance(m[4], _Leaf) and (scan.codes[m[4].index] in _INT_CODES or m[4].index in odd) else None
+            for start, m in zip(starts, messages)
+        ]
         self.open_server: Optional[int] = None  # the first Open.Res's server id field
         self.lists: List[Tuple[Optional[int], Tuple[Tuple[Any, ...], ...]]] = []  # per GetList.Res
         seen_open = False
@@ -164,7 +182,8 @@ class Template:
                         raise ValueError("a scaler wider than Integer8 takes the slow path")
                     if value is None:
                         continue
-                    rows.append((_at(name), _at(status), _time_spec(t), _at(unit), _at(scaler), _at(value)))
+                    width = _WIDTHS.get(scan.codes[value.index]) if isinstance(value, _Leaf) else None
+                    rows.append((_at(name), _at(status), _time_spec(t), _at(unit), _at(scaler), _at(value), width))
                 self.lists.append((_at(body[1]), tuple(rows)))
 
     def values(self, payload: bytes) -> Tuple[Any, ...]:
@@ -176,6 +195,10 @@ class Template:
             return tuple(as_list)
         return values
 
+    def message_crcs(self, payload: bytes, values: Tuple[Any, ...], crc: Callable[[bytes], int]) -> Tuple[Optional[bool], ...]:
+        """Whether each message's own CRC holds (None: it carries none), as the slow path says."""
+        return tuple(None if c is None else crc(payload[c[0] : c[1]]) == values[c[2]] for c in self.crcs)
+
     def match(self, payload: bytes) -> Optional[Tuple[Any, ...]]:
         """The payload's values if it has this layout, else None."""
         if self.tl_get(payload) != self.tl_key:
@@ -186,11 +209,49 @@ class Template:
         return values
 
 
+def _step(b: int) -> int:
+    """How far from a one-byte TL the next TL stands (0: a multi-byte TL, read in full)."""
+    if b & 0x80:
+        return 0
+    if b & 0x70 == 0x70 or b & 0x0F == 0:
+        return 1  # a list's entries follow its TL; 0x00 ends a message
+    return b & 0x0F
+
+
+_STEPS = bytes(_step(b) for b in range(256))
+
+
+def layout_key(payload: bytes) -> bytes:
+    """The TL bytes of a payload in order: equal for payloads of the same layout. One flat pass
+    (a list's entries follow its TL, so no recursion), far cheaper than building a template."""
+    out = bytearray()
+    append = out.append
+    steps = _STEPS
+    pos, end = 0, len(payload)
+    while pos < end:
+        b = payload[pos]
+        step = steps[b]
+        if step:
+            append(b)
+            pos += step
+            continue
+        kind, length, p = read_tl(payload, pos, end)
+        out += payload[pos:p]
+        pos = p if kind == 0x70 else p + length
+    return bytes(out)
+
+
 class TemplateCache:
-    """Layouts by payload length, a few per length, the oldest lengths forgotten first."""
+    """Layouts by payload length, a few per length, the oldest lengths forgotten first.
+
+    A layout is learned on its second sighting: building a template costs more than a slow
+    decode, and a stream whose layouts keep changing (integers sent in their smallest width)
+    would pay it for layouts that never come back.
+    """
 
     def __init__(self) -> None:
         self._by_length: Dict[int, List[Template]] = {}
+        self._sighted: Dict[bytes, None] = {}
 
     def find(self, payload: bytes) -> Optional[Tuple[Template, Tuple[Any, ...]]]:
         for template in self._by_length.get(len(payload), ()):
@@ -198,6 +259,17 @@ class TemplateCache:
             if values is not None:
                 return template, values
         return None
+
+    def sighted(self, payload: bytes) -> None:
+        """The slow path decoded ``payload`` without error: learn its layout if seen before."""
+        key = layout_key(payload)
+        if key in self._sighted:
+            del self._sighted[key]
+            self.learn(payload)
+            return
+        self._sighted[key] = None
+        if len(self._sighted) > MAX_SIGHTED:
+            del self._sighted[next(iter(self._sighted))]
 
     def learn(self, payload: bytes) -> None:
         """Remember the layout of a payload the slow path decoded without error."""

@@ -31,8 +31,8 @@ def read_tl(data: bytes, pos: int, end: int) -> Tuple[int, int, int]:
         if p >= end:
             raise ParseError("truncated TL field", pos)
         b = data[p]
-        if b & 0x70:
-            raise ParseError(f"invalid TL continuation byte 0x{b:02x}", p)
+        # The type bits of a continuation byte should be zero; real meters set them, and
+        # libsml and SmlLib ignore them, as this does.
         length = (length << 4) | (b & 0x0F)
         p += 1
     if kind != 0x70:

@@ -3,8 +3,9 @@
 A frame is ``1b1b1b1b 01010101 <payload> 1b1b1b1b 1a <pad> <crc lo> <crc hi>``. Escape
 sequences stand at 4-byte boundaries; a literal ``1b1b1b1b`` in the payload is sent twice.
 Garbage between frames is skipped and counted. A frame interrupted by a new start sequence
-(bytes dropped on the wire) is reported as damaged and the new frame is read, so one damaged
-frame never swallows the intact frames behind it.
+(bytes dropped on the wire, or its last bytes lost) is reported as damaged and the new frame
+is read from its start sequence, so one damaged frame never swallows the intact frames behind
+it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ ESC = b"\x1b\x1b\x1b\x1b"
 START = ESC + b"\x01\x01\x01\x01"
 _START_BODY = b"\x01\x01\x01\x01"
 DEFAULT_MAX_FRAME = 64 * 1024
+_WAIT = -1  # a decision needs bytes that have not arrived yet
 
 
 class Frame(NamedTuple):
@@ -71,6 +73,7 @@ class FrameReader:
         self._buf = bytearray()
         self._in_frame = False
         self._scan = 0
+        self._shared = 0  # bytes at the buffer's start that ended the previous frame
 
     @property
     def pending(self) -> int:
@@ -82,6 +85,7 @@ class FrameReader:
         self._buf.clear()
         self._in_frame = False
         self._scan = 0
+        self._shared = 0
 
     def feed(self, data: bytes) -> List[Frame]:
         """Add received bytes; return the frames they complete, intact and damaged.
@@ -89,20 +93,31 @@ class FrameReader:
         Every decision waits until the bytes it depends on are there, so the result does not
         depend on how the stream was cut into chunks.
         """
+        self._buf += data
+        return self._cut(final=False)
+
+    def flush(self) -> List[Frame]:
+        """End of input: a frame still open is reported as truncated."""
+        out = self._cut(final=True)
+        if self._in_frame and self._buf:
+            out.append(self._damaged(len(self._buf), "truncated"))
+        else:
+            self._skip(len(self._buf))
+        self._in_frame = False
+        return out
+
+    def _cut(self, final: bool) -> List[Frame]:
         buf = self._buf
-        buf += data
         out: List[Frame] = []
         limit = self.max_frame
         while True:
             if not self._in_frame:
                 i = buf.find(START)
                 if i < 0:
-                    keep = min(len(buf), len(START) - 1)
-                    self.skipped += len(buf) - keep
-                    del buf[: len(buf) - keep]
+                    self._skip(len(buf) - min(len(buf), len(START) - 1))
                     break
-                self.skipped += i
-                del buf[:i]
+                self._skip(i)
+                self._shared = 0
                 self._in_frame = True
                 self._scan = 8
             j = buf.find(ESC, self._scan, limit)
@@ -121,38 +136,73 @@ class FrameReader:
             if j % 4 == 0:
                 if tail == ESC:
                     self._scan = j + 8
-                elif marker == 0x1A:
-                    out.append(self._complete(j + 8))
+                    continue
+                if marker == 0x1A:
+                    frame = check_frame(bytes(buf[: j + 8]))
+                    if frame.crc_ok:
+                        out.append(self._take(frame, j + 8))
+                        continue
+                    damaged: Optional[Frame] = frame
+                    end = j + 8
                 elif tail == _START_BODY:
+                    damaged, end = None, j
+                else:
+                    damaged, end = None, j + 4
+                # Before giving up on a damaged frame, look for a start sequence inside it (the
+                # frame lost its last bytes, or its end, and the next frame began there).
+                start = self._start_within(end, final)
+                if start == _WAIT:
+                    self._scan = j
+                    break
+                if start is not None:
+                    out.append(self._damaged(start, "interrupted by a new frame"))
+                elif damaged is not None:
+                    out.append(self._take(damaged, end))
+                elif end == j:
                     out.append(self._damaged(j, "interrupted by a new frame"))
                 else:
                     out.append(self._damaged(j + 4, f"invalid escape sequence {bytes(tail).hex()}"))
             elif tail == _START_BODY:
                 # Bytes were dropped on the wire: this start is real, the open frame is lost.
                 out.append(self._damaged(j, "interrupted by a new frame"))
-            elif marker == 0x1A and check_frame(bytes(buf[: j + 8])).crc_ok:
-                # An unaligned end (padding not re-aligned by the sender) whose CRC holds.
-                out.append(self._complete(j + 8))
             else:
-                self._scan = j + 1
+                # An unaligned end (padding not re-aligned by the sender) counts if its CRC holds.
+                frame = check_frame(bytes(buf[: j + 8])) if marker == 0x1A else None
+                if frame is not None and frame.crc_ok:
+                    out.append(self._take(frame, j + 8))
+                else:
+                    self._scan = j + 1
         return out
 
-    def flush(self) -> List[Frame]:
-        """End of input: a frame still open is reported as truncated."""
-        out: List[Frame] = []
-        if self._in_frame and self._buf:
-            out.append(self._damaged(len(self._buf), "truncated"))
-        else:
-            self.skipped += len(self._buf)
-            self._buf.clear()
-        self._in_frame = False
-        return out
+    def _start_within(self, end: int, final: bool) -> Optional[int]:
+        """Where a start sequence begins inside the open frame's first ``end`` bytes (not at
+        its own start), None if nowhere, or _WAIT while the bytes after ``end`` that decide it
+        have not arrived yet."""
+        buf = self._buf
+        k = buf.find(START, 1, end + len(START) - 1)
+        if 0 < k < end:
+            return k
+        if not final:
+            for k in range(max(1, len(buf) - len(START) + 1), end):
+                if START.startswith(buf[k:]):
+                    return _WAIT
+        return None
 
-    def _complete(self, end: int) -> Frame:
-        frame = check_frame(bytes(self._buf[:end]))
-        del self._buf[:end]
+    def _take(self, frame: Frame, end: int) -> Frame:
+        # A frame whose CRC ends in 0x1b bytes may share them with the next start sequence (the
+        # next frame lost its first bytes, or this one its last): they are kept for the search.
+        shared = 2 if self._buf[end - 2 : end] == b"\x1b\x1b" else int(self._buf[end - 1] == 0x1B)
+        del self._buf[: end - shared]
+        self._shared = shared
         self._in_frame = False
         return frame
+
+    def _skip(self, n: int) -> None:
+        """Drop ``n`` bytes before any frame; garbage unless they ended the previous frame."""
+        shared = min(n, self._shared)
+        self._shared -= shared
+        self.skipped += n - shared
+        del self._buf[:n]
 
     def _damaged(self, end: int, reason: str) -> Frame:
         raw = bytes(self._buf[:end])
