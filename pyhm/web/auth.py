@@ -19,6 +19,7 @@ import secrets
 import threading
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Deque, Dict, Optional
 
@@ -26,12 +27,14 @@ log = logging.getLogger("pyhm.web")
 
 COOKIE = "pyhm_session"
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # 16 MiB of memory per run
-SCRYPT_AT_ONCE = 2  # parallel logins wait for a slot instead of taking 16 MiB each
+SCRYPT_AT_ONCE = 2  # parallel logins wait for one of these threads instead of taking 16 MiB each
 MAX_FAILURES = 5  # per client address ...
 FAILURE_WINDOW = 300.0  # ... within this many seconds
 MAX_SESSIONS = 1000
 
-_scrypt_slots = threading.BoundedSemaphore(SCRYPT_AT_ONCE)
+# scrypt runs on these threads only: the allocator keeps a thread's 16 MiB for that thread after
+# the run, so scrypt on every web worker would hold 16 MiB per worker for good.
+_scrypt_threads = ThreadPoolExecutor(SCRYPT_AT_ONCE, thread_name_prefix="scrypt")
 
 
 class NoPassword(Exception):
@@ -51,8 +54,8 @@ class Blocked(Exception):
 
 
 def _scrypt(password: str, salt: bytes, n: int, r: int, p: int, dklen: int) -> bytes:
-    with _scrypt_slots:
-        return hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=dklen, maxmem=64 * 2**20)
+    return _scrypt_threads.submit(hashlib.scrypt, password.encode(), salt=salt, n=n, r=r, p=p, dklen=dklen,
+                                  maxmem=64 * 2**20).result()
 
 
 def hash_password(password: str, salt: Optional[bytes] = None) -> str:

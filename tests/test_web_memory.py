@@ -1,6 +1,5 @@
-"""A large raw export streams in constant memory: from ``pyhm web`` as a process, and from
-``pyhm export``. A million samples must not cost the server a hundred megabytes."""
-
+"""pyhm web's memory stays flat under what users and attackers do: a large raw export streams
+(from ``pyhm web`` as a process, and from ``pyhm export``), and parallel logins wait for scrypt."""
 from __future__ import annotations
 
 import sqlite3
@@ -8,6 +7,7 @@ from base64 import b64encode
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator, Tuple
 
@@ -95,3 +95,22 @@ def test_pyhm_export_streams_in_constant_memory(big: Tuple[Path, int, int, int])
     lines, kib = run(hi + 1000)
     assert small_lines < 100 and lines == n + 2
     assert kib - small_kib < LIMIT_KIB, (small_kib, kib)
+
+
+def test_parallel_logins_do_not_balloon_the_server(tmp_path: Path) -> None:
+    """48 logins at once, from 48 addresses (so the brake does not stop them): scrypt takes 16 MiB
+    a run, and runs at most two at once."""
+    build_db(tmp_path / "pyhm.db", int(time.time() * 1000), day=False)
+    web = WebProcess(tmp_path, tmp_path / "pyhm.db")
+    try:
+        assert web.request("POST", "/login", body="password=warm+up")[0] == 401
+        peak_before = web.memory_kib("VmHWM")
+        with ThreadPoolExecutor(48) as pool:
+            statuses = list(pool.map(lambda i: web.request("POST", "/login", body=f"password=guess{i}",
+                                                           source=f"127.0.1.{i + 1}")[0], range(48)))
+        grown = web.memory_kib("VmHWM") - peak_before
+    finally:
+        err = web.stop()
+    assert statuses == [401] * 48 and "Traceback" not in err
+    print(f"48 parallel logins: server peak grew {grown / 1024:.1f} MiB")
+    assert grown < 3 * 16 * 1024, grown
