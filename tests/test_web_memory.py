@@ -1,5 +1,6 @@
 """pyhm web's memory stays flat under what users and attackers do: a large raw export streams
 (from ``pyhm web`` as a process, and from ``pyhm export``), and parallel logins wait for scrypt."""
+
 from __future__ import annotations
 
 import sqlite3
