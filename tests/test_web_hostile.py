@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import socket
 import ssl
 import time
@@ -12,7 +14,9 @@ from typing import Iterator, Tuple
 
 import pytest
 
-from webhelp import build_db
+from pyhm import logs
+from pyhm.web import api
+from webhelp import Server, build_db
 from webproc import PASSWORD, WebProcess
 
 SERIES = "/api/series?meter=House&obis=1-0:16.7.0"
@@ -168,3 +172,32 @@ def test_a_body_that_never_arrives_is_a_408(web: WebProcess) -> None:
                               b"Content-Length: 100\r\nConnection: close\r\n\r\npassword=x")
     assert status == 408, answer[:300]
     assert "Traceback" not in web.stderr()[before:]
+
+
+def test_a_500_is_logged_once_through_the_rate_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capfd: pytest.CaptureFixture) -> None:
+    """A bug answers 500 "internal error"; the traceback goes to pyhm's log once, not to stderr
+    on every request."""
+    build_db(tmp_path / "pyhm.db", int(time.time() * 1000), day=False)
+    server = Server(tmp_path)
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    log = io.StringIO()
+    logs.setup("info", stream=log)
+
+    def bug(q: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(api, "meters", bug)
+    try:
+        answers = [server.request("GET", "/api/meters", auth=PASSWORD) for _ in range(30)]
+        page = server.request("GET", "/", auth=PASSWORD)
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+        server.stop()
+    assert all(a[0] == 500 and json.loads(a[2]) == {"error": "internal error"} for a in answers)
+    assert page[0] == 500 and b"internal error" in page[2] and b"a bug" not in page[2]
+    text = log.getvalue()
+    assert text.count("Traceback") == 1 and text.count("RuntimeError: a bug") == 1, text
+    assert "Traceback" not in capfd.readouterr().err
