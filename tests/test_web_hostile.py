@@ -201,3 +201,15 @@ def test_a_500_is_logged_once_through_the_rate_limit(tmp_path: Path, monkeypatch
     text = log.getvalue()
     assert text.count("Traceback") == 1 and text.count("RuntimeError: a bug") == 1, text
     assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("content", ["", "{", "[]", '{"password": 1, "secret": "ab"}', '{"password": "x", "secret": "zz"}'])
+def test_a_damaged_credentials_file_says_run_pyhm_passwd(tmp_path: Path, content: str) -> None:
+    server = Server(tmp_path)
+    server.config.web.credentials.write_text(content)
+    try:
+        for path, auth in (("/", None), ("/api/meters", PASSWORD)):
+            status, _, body = server.request("GET", path, auth=auth)
+            assert status == 503 and b"pyhm passwd" in body, body
+    finally:
+        server.stop()

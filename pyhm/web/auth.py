@@ -38,7 +38,7 @@ _scrypt_threads = ThreadPoolExecutor(SCRYPT_AT_ONCE, thread_name_prefix="scrypt"
 
 
 class NoPassword(Exception):
-    """No password has been set yet (``pyhm passwd``)."""
+    """No usable password yet: ``pyhm passwd`` has not run, or its file is damaged."""
 
 
 class Blocked(Exception):
@@ -132,7 +132,13 @@ class Auth:
             raise NoPassword(f"no password set: run `pyhm passwd` ({self.path})") from None
         key = (st.st_mtime_ns, st.st_size)
         if self._loaded is None or self._loaded[0] != key:
-            data = json.loads(self.path.read_text())
+            try:
+                data = json.loads(self.path.read_text())
+                if not isinstance(data["password"], str):
+                    raise ValueError("no password hash")
+                bytes.fromhex(data["secret"])
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise NoPassword(f"the credentials file {self.path} cannot be used ({exc}): run `pyhm passwd`") from None
             with self._lock:
                 if self._loaded is not None and self._loaded[1].get("password") != data.get("password"):
                     self._sessions = {}  # a new password: every session ends
