@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import http.client
 import sqlite3
 from base64 import b64encode
 import subprocess
@@ -115,3 +116,29 @@ def test_parallel_logins_do_not_balloon_the_server(tmp_path: Path) -> None:
     assert statuses == [401] * 48 and "Traceback" not in err
     print(f"48 parallel logins: server peak grew {grown / 1024:.1f} MiB")
     assert grown < 3 * 16 * 1024, grown
+
+
+def test_an_export_that_fails_halfway_is_cut_off_not_ended(tmp_path: Path) -> None:
+    """Once the first bytes are out the status cannot change: a damaged page met halfway drops
+    the connection (the client sees an incomplete answer, not a short file that looks whole),
+    and the service logs one line."""
+    lo, hi, _ = bulk_db(tmp_path / "pyhm.db", 9)
+    data = bytearray((tmp_path / "pyhm.db").read_bytes())
+    at = int(len(data) * 0.6) // 4096 * 4096
+    data[at:at + 20 * 4096] = b"\xde\xad" * (10 * 4096)
+    (tmp_path / "pyhm.db").write_bytes(bytes(data))
+    web = WebProcess(tmp_path, tmp_path / "pyhm.db")
+    try:
+        conn = web.connection()
+        conn.request("GET", f"/api/export?meter=House&obis=1-0:16.7.0&from={lo}&to={hi + 1}&format=csv",
+                     headers={"Authorization": "Basic " + b64encode(f"pyhm:{PASSWORD}".encode()).decode()})
+        res = conn.getresponse()
+        assert res.status == 200
+        with pytest.raises(http.client.IncompleteRead) as cut:
+            res.read()
+        assert len(cut.value.partial) > 64 * 1024
+        conn.close()
+        assert web.request("GET", "/api/meters", auth=PASSWORD)[0] == 200  # the service goes on
+    finally:
+        err = web.stop()
+    assert "Traceback" not in err and err.count("ERROR") == 1 and "export from" in err, err
