@@ -136,18 +136,20 @@ class Web:
             except (Unusable, sqlite3.DatabaseError) as exc:
                 self._forget_query()  # the next request opens the file again (it may be replaced)
                 text = str(exc) if isinstance(exc, Unusable) else f"cannot read the database {self.config.database.path}: {exc}"
-                log.error("%s", text)
-                reason = "the database cannot be read: see the log of pyhm web"
-                path = bottle.request.path
-                if path == "/healthz":
-                    return self.json({"status": "database-error", "fresh": False, "error": reason}, 503)
-                if path.startswith("/api/"):
-                    return self.error(503, reason)
-                bottle.response.status = 503
-                return self.render("message", title="pyhm · 503", nav=False, heading="Database error",
-                                   message=f"The database cannot be read ({type(exc).__name__}). "
-                                           "The log of pyhm web says more.")
+                log.error("database error: %s", text)
+                if bottle.request.path == "/healthz":
+                    return self.json({"status": "database-error", "fresh": False, "error": "the database cannot be read"}, 503)
+                return self.problem(503, "the database cannot be read: see the log of pyhm web", "Database error")
         return wrapped
+
+    def problem(self, status: int, message: str, heading: Optional[str] = None) -> str:
+        """An error answer: JSON for the API (and /healthz), a message page for people."""
+        if bottle.request.path.startswith("/api/") or bottle.request.path == "/healthz":
+            return self.error(status, message)
+        bottle.response.status = status
+        bottle.response.content_type = "text/html; charset=utf-8"
+        return self.render("message", title=f"pyhm · {status}", nav=False, heading=heading or str(status),
+                           message=message)
 
     def render(self, name: str, **values: Any) -> str:
         body = bottle.template(self.templates[name], **values)
@@ -223,13 +225,8 @@ class Web:
                 raise bottle.HTTPResponse(self.error(503, str(exc)), status=503)
             raise bottle.HTTPResponse(self._no_password(str(exc)), status=503)
         except Blocked as exc:
-            log.warning("login over HTTP Basic from %s refused: too many failures", self.client())
-            headers = {"Retry-After": exc.retry_after}
-            if path.startswith("/api/"):
-                raise bottle.HTTPResponse(self.error(429, str(exc)), status=429, headers=headers)
-            raise bottle.HTTPResponse(self.render("message", title="pyhm · 429", nav=False, heading="429",
-                                                  message=f"Too many attempts. Try again in {exc.retry_after} seconds."),
-                                      status=429, headers=headers)
+            log.warning("HTTP Basic from %s refused: too many failed logins", self.client())
+            raise bottle.HTTPResponse(self.problem(429, str(exc)), status=429, headers={"Retry-After": exc.retry_after})
         if ok:
             return
         if path.startswith("/api/"):
@@ -241,11 +238,7 @@ class Web:
         if err.status_code == 500:
             log.error("error answering %s: %s", bottle.request.path, err.exception, exc_info=err.exception)
         message = err.body if isinstance(err.body, str) and err.status_code != 500 else "internal error"
-        if bottle.request.path.startswith("/api/") or bottle.request.path == "/healthz":
-            return self.error(err.status_code, message)
-        bottle.response.content_type = "text/html; charset=utf-8"
-        return self.render("message", title=f"pyhm · {err.status_code}", nav=False, heading=f"{err.status_code}",
-                           message=message)
+        return self.problem(err.status_code, message)
 
     def api(self, handler: Callable) -> Callable:
         """An API route: checked parameters in, JSON out; bad input is 400, unknown things 404."""
