@@ -382,7 +382,7 @@ def _form(name: str) -> str:
         return bottle.request.forms.getunicode(name) or ""
     except OSError:  # the client sent less than its Content-Length and went quiet
         raise bottle.HTTPError(408, "the request body did not arrive") from None
-    except (ValueError, IndexError):
+    except ValueError:
         raise bottle.HTTPError(400, "malformed form") from None
 
 
@@ -390,7 +390,7 @@ def _safe_next() -> str:
     """Where to go after the login: a path on this site, else "/".
 
     Only printable ASCII without a backslash is kept: browsers drop tabs and newlines from a
-    URL and read a backslash as a slash, so ``/\t/evil.example`` would leave the site."""
+    URL and read a backslash as a slash, so "/(tab)/evil.example" would leave the site."""
     target = bottle.request.query.getunicode("next") or _form("next") or "/"
     if (not target.startswith("/") or target.startswith("//") or len(target) > MAX_NEXT
             or any(not "!" <= c <= "~" or c == "\\" for c in target)):

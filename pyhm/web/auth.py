@@ -154,17 +154,13 @@ class Auth:
     # -- brake on guessing ------------------------------------------------------------------
 
     def _wait(self, client: str, now: float) -> float:
+        """Seconds until this client may try again (0: now); call with the lock held."""
         tries = self._failures.get(client)
         while tries and now - tries[0] > FAILURE_WINDOW:
             tries.popleft()
         if tries is None or len(tries) < MAX_FAILURES:
             return 0.0
         return FAILURE_WINDOW - (now - tries[0])
-
-    def blocked_for(self, client: str) -> float:
-        """Seconds until this client may try again (0: now)."""
-        with self._lock:
-            return self._wait(client, self.clock())
 
     def login(self, client: str, password: str) -> bool:
         """Check a password; raise Blocked for a client with too many failures.
