@@ -21,7 +21,7 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Deque, Dict, Optional
+from typing import Any, Deque, Dict, Optional
 
 log = logging.getLogger("pyhm.web")
 
@@ -75,7 +75,7 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got.hex(), digest)
 
 
-def _write_private(path: Path, data: Dict) -> None:  # type: ignore[type-arg]
+def _write_private(path: Path, data: Dict[str, Any]) -> None:
     """Write JSON with mode 0600, atomically (a crash leaves the old file or the new one)."""
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
