@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import socket
+import sqlite3
 import ssl
 import time
 from pathlib import Path
@@ -211,5 +212,17 @@ def test_a_damaged_credentials_file_says_run_pyhm_passwd(tmp_path: Path, content
         for path, auth in (("/", None), ("/api/meters", PASSWORD)):
             status, _, body = server.request("GET", path, auth=auth)
             assert status == 503 and b"pyhm passwd" in body, body
+    finally:
+        server.stop()
+
+
+def test_a_database_still_being_made_is_no_database_yet(tmp_path: Path) -> None:
+    sqlite3.connect(tmp_path / "pyhm.db").close()  # the acquisition has created the file, no schema yet
+    server = Server(tmp_path)
+    try:
+        status, _, body = server.request("GET", "/", auth=PASSWORD)
+        assert status == 200 and b"No meters yet" in body
+        status, _, body = server.request("GET", "/healthz")
+        assert status == 503 and json.loads(body)["status"] == "no-database"
     finally:
         server.stop()

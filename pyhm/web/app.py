@@ -115,7 +115,7 @@ class Web:
             try:
                 q = self._local.query = Query(path)
             except SchemaError as exc:
-                if not Path(path).exists():
+                if _not_made_yet(Path(path)):
                     return None
                 raise Unusable(str(exc)) from None
             except sqlite3.DatabaseError as exc:
@@ -366,6 +366,20 @@ class Web:
 
     def status_page(self) -> str:
         return self.render("status", title="pyhm · status", data=api.status(self.query()), fmt=_fmt)
+
+
+def _not_made_yet(path: Path) -> bool:
+    """No file yet, or one the acquisition is still creating (no tables): no database yet."""
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return not path.exists()
+    try:
+        return db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0
+    except sqlite3.Error:
+        return False
+    finally:
+        db.close()
 
 
 def _see_other(target: str) -> None:
