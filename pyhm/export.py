@@ -8,6 +8,8 @@ bucket: mean, min and max for gauges, last value and increase for counters.
 from __future__ import annotations
 
 import csv
+import io
+import sqlite3
 import sys
 from datetime import datetime
 from typing import IO, Any, Dict, Iterator, List, Optional, Tuple
@@ -20,6 +22,7 @@ from pyhm.store.query import NotFound, Series, point_of, utc_ms
 from pyhm.store.rollup import LEVEL_MS, decimal
 
 RESOLUTIONS = ("raw", "minute", "hour", "day")
+CHUNK = 64 * 1024  # characters per piece of an export: memory stays flat whatever the range
 
 
 def parse_time(text: str) -> datetime:
@@ -76,11 +79,17 @@ def run(db: str, meter: str, obis: str, start: Optional[str], end: Optional[str]
         if end_ms <= start_ms:
             raise ValueError("--to must be after --from")
         q, series = open_series(db, meter, obis)
-    except (ValueError, SchemaError, NotFound) as exc:
+    except (ValueError, OverflowError, SchemaError, NotFound) as exc:
         print(f"pyhm export: {exc}", file=sys.stderr)
         return 2
+    except sqlite3.DatabaseError as exc:
+        print(f"pyhm export: cannot read the database {db}: {exc}", file=sys.stderr)
+        return 1
     try:
         write(q, series, start_ms, end_ms, resolution, fmt, out)
+    except sqlite3.DatabaseError as exc:
+        print(f"pyhm export: cannot read the database {db}: {exc}", file=sys.stderr)
+        return 1
     finally:
         q.close()
     return 0
@@ -88,16 +97,31 @@ def run(db: str, meter: str, obis: str, start: Optional[str], end: Optional[str]
 
 def write(q: Query, series: Series, start_ms: int, end_ms: int, resolution: str, fmt: str, out: IO[str]) -> None:
     """The rows of a series as CSV (with a header) or as a JSON array of objects."""
+    for chunk in chunks(q, series, start_ms, end_ms, resolution, fmt):
+        out.write(chunk)
+
+
+def chunks(q: Query, series: Series, start_ms: int, end_ms: int, resolution: str, fmt: str,
+           size: int = CHUNK) -> Iterator[str]:
+    """The export in pieces of about ``size`` characters, read from a cursor as they are sent:
+    a year of raw samples takes no more memory than a minute of them."""
     names = columns(series, resolution)
-    data = rows(q, series, start_ms, end_ms, resolution)
+    buf = io.StringIO()
     if fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(names)
-        for row in data:
-            writer.writerow(["" if v is None else v for v in row])
     else:
-        out.write("[")
-        for i, row in enumerate(data):
+        buf.write("[")
+    for i, row in enumerate(rows(q, series, start_ms, end_ms, resolution)):
+        if fmt == "csv":
+            writer.writerow(["" if v is None else v for v in row])
+        else:
             item: Dict[str, Any] = dict(zip(names, row))
-            out.write(("," if i else "") + "\n" + exactjson.dumps(item))
-        out.write("\n]\n")
+            buf.write(("," if i else "") + "\n" + exactjson.dumps(item))
+        if buf.tell() >= size:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+    if fmt == "json":
+        buf.write("\n]\n")
+    yield buf.getvalue()

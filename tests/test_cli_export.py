@@ -99,3 +99,11 @@ def test_backup_while_writing(tmp_path: Path) -> None:
     again = subprocess.run([sys.executable, "-m", "pyhm", "--config", str(cfg), "backup", str(tmp_path / "copy.db")],
                            capture_output=True, text=True, timeout=60)
     assert again.returncode == 2 and "not overwriting" in again.stderr
+
+
+def test_not_a_database(tmp_path: Path) -> None:
+    bad = tmp_path / "list.db"
+    bad.write_text("eggs, milk, bread\n" * 500)
+    result = export(bad, "--meter", "x", "--obis", "1-0:1.8.0")
+    assert result.returncode == 1 and "cannot read the database" in result.stderr and str(bad) in result.stderr
+    assert "Traceback" not in result.stderr

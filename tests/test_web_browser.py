@@ -68,3 +68,15 @@ def test_meter_page_draws_charts(site) -> None:  # type: ignore[no-untyped-def]
     browser.goto(base + "/status")
     browser.screenshot(OUT / "status.png")
     assert browser.errors == []
+
+
+@pytest.mark.parametrize("seconds, resolution", [(3600, "raw"), (86400, "raw"), (604800, "minute"), (2592000, "hour")])
+def test_export_links_pick_a_resolution_for_the_range(site, seconds: int, resolution: str) -> None:  # type: ignore[no-untyped-def]
+    browser, base = site
+    browser.goto(base + "/meter/1")
+    browser.wait_for("Number(document.getElementById('chart').dataset.points)")
+    browser.evaluate(f"document.querySelector('[data-range=\"{seconds}\"]').click(); true")
+    href = browser.wait_for("(() => { const u = new URL(document.getElementById('csv').href);"
+                            f" return u.searchParams.get('to') - u.searchParams.get('from') === {seconds * 1000} && u.href; }})()")
+    assert f"resolution={resolution}" in href and "format=csv" in href
+    assert browser.evaluate("document.getElementById('json').href").endswith(f"resolution={resolution}")

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import socket
 import ssl
 import stat
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from pyhm.web.auth import Auth, set_password
+from pyhm.web.auth import MAX_FAILURES, SCRYPT_AT_ONCE, Auth, check_password, hash_password, set_password
 from webhelp import PASSWORD, Server, build_db
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,7 +76,51 @@ def test_failed_logins_are_rate_limited(server: Server) -> None:
         assert login(server, "guess")[0] == 401
     status, headers, body = login(server, PASSWORD.replace(" ", "+"))  # even the right one now
     assert status == 429 and int(headers["retry-after"]) > 0 and b"Too many attempts" in body
-    assert server.request("GET", "/api/meters", auth=PASSWORD)[0] == 401  # HTTP Basic is braked too
+    status, headers, _ = server.request("GET", "/api/meters", auth=PASSWORD)  # HTTP Basic is braked too ...
+    assert status == 429 and int(headers["retry-after"]) > 0  # ... and says for how long
+
+
+def parallel(n: int, attempt) -> list:  # type: ignore[no-untyped-def]
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(lambda _: attempt(), range(n)))
+
+
+def test_parallel_guesses_are_all_counted(server: Server) -> None:
+    statuses = parallel(48, lambda: login(server, "guess")[0])
+    assert statuses.count(401) == MAX_FAILURES and statuses.count(429) == 48 - MAX_FAILURES, statuses
+    assert login(server, PASSWORD.replace(" ", "+"))[0] == 429
+
+
+def test_parallel_basic_guesses_cannot_sneak_the_password_in(server: Server) -> None:
+    statuses = parallel(19, lambda: server.request("GET", "/api/meters", auth="guess")[0])
+    assert statuses.count(401) == MAX_FAILURES and statuses.count(429) == 19 - MAX_FAILURES, statuses
+    status, headers, body = server.request("GET", "/api/meters", auth=PASSWORD)  # guess #20 is right
+    assert status == 429 and int(headers["retry-after"]) > 0 and b"meters" not in body
+
+
+def test_parallel_right_basic_requests_are_not_braked(server: Server) -> None:
+    statuses = parallel(32, lambda: server.request("GET", "/api/meters", auth=PASSWORD)[0])
+    assert statuses == [200] * 32
+
+
+def test_scrypt_runs_at_most_two_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    running, most, lock, real = [0], [0], threading.Lock(), hashlib.scrypt
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            time.sleep(0.02)
+            return real(*args, **kwargs)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(hashlib, "scrypt", counted)
+    stored = hash_password("password123")
+    assert parallel(12, lambda: check_password("password123", stored)) == [True] * 12
+    assert most[0] == SCRYPT_AT_ONCE == 2
 
 
 def test_http_basic_for_api_clients(server: Server) -> None:

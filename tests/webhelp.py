@@ -6,7 +6,6 @@ import http.client
 import json
 import ssl
 import threading
-from base64 import b64encode
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
@@ -16,6 +15,7 @@ from pyhm.simulator import SimulatedMeter
 from pyhm.web.app import serve
 from pyhm.web.auth import set_password
 from storehelp import Clock, feed, writer
+from webproc import https_request
 
 PASSWORD = "correct horse battery"
 
@@ -56,17 +56,7 @@ class Server:
     def request(self, method: str, path: str, body: Optional[str] = None, headers: Optional[Dict[str, str]] = None,
                 auth: Optional[str] = None) -> Tuple[int, Dict[str, str], bytes]:
         conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.context, timeout=30)
-        h = dict(headers or {})
-        if auth is not None:
-            h["Authorization"] = "Basic " + b64encode(f"pyhm:{auth}".encode()).decode()
-        if body is not None:
-            h.setdefault("Content-Type", "application/x-www-form-urlencoded")
-        conn.request(method, path, body=body, headers=h)
-        res = conn.getresponse()
-        data = res.read()
-        out = (res.status, {k.lower(): v for k, v in res.getheaders()}, data)
-        conn.close()
-        return out
+        return https_request(conn, method, path, body, headers, auth)
 
     def get_json(self, path: str, auth: Optional[str] = PASSWORD) -> Tuple[int, Any]:
         status, _, body = self.request("GET", path, auth=auth)

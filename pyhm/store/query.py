@@ -177,7 +177,7 @@ class Query:
         for ts, lid, data in self.db.execute(
             "SELECT ts_ms, layout_id, data FROM telegrams WHERE meter_id = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms",
             (series.meter_id, from_ms, to_ms),
-        ).fetchall():
+        ):
             layout = self._layouts.get(lid) or self._layout(lid)
             at = layout.index.get(series.id)
             if at is not None:

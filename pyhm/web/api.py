@@ -24,6 +24,7 @@ IMPORT, EXPORT, POWER = "1-0:1.8.0*255", "1-0:2.8.0*255", "1-0:16.7.0*255"
 PHASES = ("1-0:36.7.0*255", "1-0:56.7.0*255", "1-0:76.7.0*255")
 FRESH_S = 60  # data older than this is stale for /healthz
 ALIVE_S = 15  # the acquisition service commits every second
+LAST_MS = 253370764800000  # 9999-01-01 UTC: a local day, month or year after any time asked stays in year 9999
 
 
 class BadParameter(ValueError):
@@ -61,8 +62,8 @@ def time_ms(text: str) -> int:
         value = int(text)
     else:
         value = utc_ms(parse_time(text))
-    if not 0 <= value <= 253402300799000:
-        raise ValueError("out of range")
+    if not 0 <= value < LAST_MS:
+        raise ValueError("must be from 1970 to 9998")
     return value
 
 

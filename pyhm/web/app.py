@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
+import errno
 import logging
+import sqlite3
 import threading
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple
 from urllib.parse import quote
 
 import bottle
@@ -25,7 +26,7 @@ from pyhm.config import Config
 from pyhm.store import Query, SchemaError
 from pyhm.store.query import NotFound
 from pyhm.web import api
-from pyhm.web.auth import COOKIE, Auth, NoPassword
+from pyhm.web.auth import COOKIE, Auth, Blocked, NoPassword
 from pyhm.web.openapi import OPENAPI
 
 log = logging.getLogger("pyhm.web")
@@ -49,6 +50,22 @@ ASSETS = {  # URL name → (package file, content type)
 }
 PUBLIC = ("/login", "/healthz")
 MAX_BODY = 4096
+MAX_NEXT = 500
+
+
+class Unusable(Exception):
+    """The database file exists but cannot be read (not a database, damaged, wrong schema)."""
+
+
+class _Discard:
+    """``wsgi.errors`` for bottle: it would print every traceback there, unthrottled; pyhm logs
+    each failure once through its rate-limited logger instead (``Web._error_page``)."""
+
+    def write(self, text: str) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
 
 
 def _package_file(name: str) -> bytes:
@@ -61,6 +78,8 @@ _HEADER_NAMES = {h[0].lower() for h in HEADERS}
 def secure(app: Callable) -> Callable:
     """WSGI middleware: the security headers on every answer, errors included."""
     def wrapped(environ: Dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        environ["wsgi.errors"] = _Discard()
+
         def start(status: str, headers: list, exc_info: Any = None) -> Any:
             headers = [h for h in headers if h[0].lower() not in _HEADER_NAMES] + HEADERS
             return start_response(status, headers, exc_info)
@@ -80,6 +99,7 @@ class Web:
         self._local = threading.local()
         self.app = bottle.Bottle()
         self.app.config["catchall"] = True
+        self.app.install(self._database_guard)
         self._routes()
 
     # -- plumbing -------------------------------------------------------------------------
@@ -91,11 +111,45 @@ class Web:
         """This thread's read-only connection (None while the acquisition has made no database)."""
         q = getattr(self._local, "query", None)
         if q is None:
+            path = self.config.database.path
             try:
-                q = self._local.query = Query(self.config.database.path)
-            except SchemaError:
-                return None
+                q = self._local.query = Query(path)
+            except SchemaError as exc:
+                if _not_made_yet(Path(path)):
+                    return None
+                raise Unusable(str(exc)) from None
+            except sqlite3.DatabaseError as exc:
+                raise Unusable(f"cannot read the database {path}: {exc}") from None
         return q
+
+    def _forget_query(self) -> None:
+        q = getattr(self._local, "query", None)
+        self._local.query = None
+        if q is not None:
+            q.close()
+
+    def _database_guard(self, callback: Callable) -> Callable:
+        """Bottle plugin: a database that cannot be read is a clear 503 and one log line, not a 500."""
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return callback(*args, **kwargs)
+            except (Unusable, sqlite3.DatabaseError) as exc:
+                self._forget_query()  # the next request opens the file again (it may be replaced)
+                text = str(exc) if isinstance(exc, Unusable) else f"cannot read the database {self.config.database.path}: {exc}"
+                log.error("database error: %s", text)
+                if bottle.request.path == "/healthz":
+                    return self.json({"status": "database-error", "fresh": False, "error": "the database cannot be read"}, 503)
+                return self.problem(503, "the database cannot be read: see the log of pyhm web", "Database error")
+        return wrapped
+
+    def problem(self, status: int, message: str, heading: Optional[str] = None) -> str:
+        """An error answer: JSON for the API (and /healthz), a message page for people."""
+        if bottle.request.path.startswith("/api/") or bottle.request.path == "/healthz":
+            return self.error(status, message)
+        bottle.response.status = status
+        bottle.response.content_type = "text/html; charset=utf-8"
+        return self.render("message", title=f"pyhm · {status}", nav=False, heading=heading or str(status),
+                           message=message)
 
     def render(self, name: str, **values: Any) -> str:
         body = bottle.template(self.templates[name], **values)
@@ -107,15 +161,16 @@ class Web:
         return bottle.request.environ.get("REMOTE_ADDR", "?")  # never X-Forwarded-For: no proxy here
 
     def logged_in(self) -> bool:
+        """A live session cookie, or the password over HTTP Basic (Blocked when braked)."""
         if self.auth.valid_session(bottle.request.get_cookie(COOKIE)):
             return True
         header = bottle.request.environ.get("HTTP_AUTHORIZATION", "")
         if header[:6].lower() == "basic ":
             try:
                 _, _, password = base64.b64decode(header[6:], validate=True).decode().partition(":")
-            except (binascii.Error, UnicodeDecodeError, ValueError):
+            except (binascii.Error, UnicodeError, ValueError):
                 return False
-            return self.auth.login(self.client(), password)
+            return self.auth.login(self.client(), password[:1024])
         return False
 
     def json(self, data: Any, status: int = 200) -> str:
@@ -169,6 +224,9 @@ class Web:
             if path.startswith("/api/"):
                 raise bottle.HTTPResponse(self.error(503, str(exc)), status=503)
             raise bottle.HTTPResponse(self._no_password(str(exc)), status=503)
+        except Blocked as exc:
+            log.warning("HTTP Basic from %s refused: too many failed logins", self.client())
+            raise bottle.HTTPResponse(self.problem(429, str(exc)), status=429, headers={"Retry-After": exc.retry_after})
         if ok:
             return
         if path.startswith("/api/"):
@@ -180,11 +238,7 @@ class Web:
         if err.status_code == 500:
             log.error("error answering %s: %s", bottle.request.path, err.exception, exc_info=err.exception)
         message = err.body if isinstance(err.body, str) and err.status_code != 500 else "internal error"
-        if bottle.request.path.startswith("/api/") or bottle.request.path == "/healthz":
-            return self.error(err.status_code, message)
-        bottle.response.content_type = "text/html; charset=utf-8"
-        return self.render("message", title=f"pyhm · {err.status_code}", nav=False, heading=f"{err.status_code}",
-                           message=message)
+        return self.problem(err.status_code, message)
 
     def api(self, handler: Callable) -> Callable:
         """An API route: checked parameters in, JSON out; bad input is 400, unknown things 404."""
@@ -226,13 +280,25 @@ class Web:
             return self.error(400, exc.message, exc.name)
         except NotFound as exc:
             return self.error(404, str(exc))
-        buf = io.StringIO()
-        export.write(q, series, start, end, resolution, fmt, buf)
+        chunks = export.chunks(q, series, start, end, resolution, fmt)
+        first = next(chunks)  # a database error before the first byte is still a clean 503
         name = f"{meter.label}-{series.obis}".replace(" ", "_")
         name = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
         bottle.response.content_type = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
         bottle.response.set_header("Content-Disposition", f'attachment; filename="{name}.{fmt}"')
-        return buf.getvalue()
+        return self._stream(first, chunks)
+
+    def _stream(self, first: str, rest: Iterator[str]) -> Iterator[str]:
+        """An export as it is read, in constant memory. A failure after the first byte cannot
+        change the status any more: it is logged and the connection dropped, so the client
+        sees an incomplete answer rather than a short file that looks whole."""
+        yield first
+        try:
+            yield from rest
+        except sqlite3.DatabaseError as exc:
+            self._forget_query()
+            log.error("export from %s aborted: %s", self.config.database.path, exc)
+            raise OSError(errno.EPIPE, "export aborted") from None  # the server closes quietly on EPIPE
 
     def static(self, name: str) -> Any:
         asset = self.assets.get(name)
@@ -253,18 +319,18 @@ class Web:
 
     def login(self) -> Any:
         client = self.client()
-        wait = self.auth.blocked_for(client)
-        if wait:
-            bottle.response.status = 429
-            bottle.response.set_header("Retry-After", str(int(wait) + 1))
-            return self.render("login", title="pyhm · login", nav=False, next=_safe_next(),
-                               error=f"Too many attempts. Try again in {int(wait) + 1} seconds.", retry=int(wait) + 1)
-        password = bottle.request.forms.getunicode("password") or ""
+        password = _form("password")
         try:
             ok = self.auth.login(client, password[:1024])
         except NoPassword as exc:
             bottle.response.status = 503
             return self._no_password(str(exc))
+        except Blocked as exc:
+            bottle.response.status = 429
+            bottle.response.set_header("Retry-After", exc.retry_after)
+            return self.render("login", title="pyhm · login", nav=False, next=_safe_next(),
+                               error=f"Too many attempts. Try again in {exc.retry_after} seconds.",
+                               retry=int(exc.retry_after))
         if not ok:
             log.warning("failed login from %s", client)
             bottle.response.status = 401
@@ -275,6 +341,7 @@ class Web:
         _see_other(_safe_next())
 
     def logout(self) -> Any:
+        self.auth.end_session(bottle.request.get_cookie(COOKIE))
         bottle.response.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="strict")
         _see_other("/login")
 
@@ -301,6 +368,20 @@ class Web:
         return self.render("status", title="pyhm · status", data=api.status(self.query()), fmt=_fmt)
 
 
+def _not_made_yet(path: Path) -> bool:
+    """No file yet, or one the acquisition is still creating (no tables): no database yet."""
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return not path.exists()
+    try:
+        return db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0
+    except sqlite3.Error:
+        return False
+    finally:
+        db.close()
+
+
 def _see_other(target: str) -> None:
     """A 303 to a path on this site, carrying the cookies set on the response."""
     res = bottle.response.copy(cls=bottle.HTTPResponse)
@@ -309,9 +390,24 @@ def _see_other(target: str) -> None:
     raise res
 
 
+def _form(name: str) -> str:
+    """A form field as text ('' if absent or not UTF-8); a body that never arrives is a 408."""
+    try:
+        return bottle.request.forms.getunicode(name) or ""
+    except OSError:  # the client sent less than its Content-Length and went quiet
+        raise bottle.HTTPError(408, "the request body did not arrive") from None
+    except ValueError:
+        raise bottle.HTTPError(400, "malformed form") from None
+
+
 def _safe_next() -> str:
-    target = bottle.request.query.get("next") or bottle.request.forms.get("next") or "/"
-    if not target.startswith("/") or target.startswith("//") or "\\" in target or len(target) > 500:
+    """Where to go after the login: a path on this site, else "/".
+
+    Only printable ASCII without a backslash is kept: browsers drop tabs and newlines from a
+    URL and read a backslash as a slash, so "/(tab)/evil.example" would leave the site."""
+    target = bottle.request.query.getunicode("next") or _form("next") or "/"
+    if (not target.startswith("/") or target.startswith("//") or len(target) > MAX_NEXT
+            or any(not "!" <= c <= "~" or c == "\\" for c in target)):
         return "/"
     return target
 

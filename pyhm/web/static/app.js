@@ -97,8 +97,10 @@ function meterPage(root) {
     };
     if (plot) plot.destroy();
     plot = new uPlot(opts, data, chartBox);
+    const day = 86400000;  // export rows: raw only up to a day (86,400 at 1/s), else about 20,000 at most
+    const resolution = range.span <= day ? "raw" : range.span <= 14 * day ? "minute" : range.span <= 731 * day ? "hour" : "day";
     const link = (fmtName) => { const b = boxes[0]; return b ?
-      `/api/export?meter=${meter}&obis=${encodeURIComponent(b.value)}&from=${from}&to=${to}&format=${fmtName}&resolution=${range.span > 35 * 86400000 ? "hour" : "raw"}` : "#"; };
+      `/api/export?meter=${meter}&obis=${encodeURIComponent(b.value)}&from=${from}&to=${to}&format=${fmtName}&resolution=${resolution}` : "#"; };
     document.getElementById("csv").href = link("csv");
     document.getElementById("json").href = link("json");
   }
