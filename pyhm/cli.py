@@ -251,10 +251,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    import sqlite3
-
     from pyhm import export
-    from pyhm.store.schema import open_error
 
     db = args.db
     if db is None:
@@ -262,12 +259,7 @@ def _export(args: argparse.Namespace) -> int:
         if cfg is None:
             return 2
         db = cfg.database.path
-    try:
-        return export.run(str(db), args.meter, args.obis, args.start, args.end, args.format, args.resolution)
-    except sqlite3.DatabaseError as exc:  # damaged pages met on the way: what was read is out
-        sys.stdout.flush()
-        print(f"pyhm export: stopped: {open_error(Path(db), exc)}", file=sys.stderr)
-        return 1
+    return export.run(str(db), args.meter, args.obis, args.start, args.end, args.format, args.resolution)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,12 +12,14 @@ import io
 import sqlite3
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import IO, Any, Dict, Iterator, List, Optional, Tuple
 
 from pyhm import exactjson
 from pyhm.decode import value_text
 from pyhm.obis import parse_obis
 from pyhm.store import Query, SchemaError
+from pyhm.store.schema import open_error
 from pyhm.store.query import NotFound, Series, point_of, utc_ms
 from pyhm.store.rollup import LEVEL_MS, decimal
 
@@ -83,12 +85,13 @@ def run(db: str, meter: str, obis: str, start: Optional[str], end: Optional[str]
         print(f"pyhm export: {exc}", file=sys.stderr)
         return 2
     except sqlite3.DatabaseError as exc:
-        print(f"pyhm export: cannot read the database {db}: {exc}", file=sys.stderr)
+        print(f"pyhm export: {open_error(Path(db), exc)}", file=sys.stderr)
         return 1
     try:
         write(q, series, start_ms, end_ms, resolution, fmt, out)
-    except sqlite3.DatabaseError as exc:
-        print(f"pyhm export: cannot read the database {db}: {exc}", file=sys.stderr)
+    except sqlite3.DatabaseError as exc:  # damaged pages met on the way: what was read is out
+        out.flush()
+        print(f"pyhm export: stopped: {open_error(Path(db), exc)}", file=sys.stderr)
         return 1
     finally:
         q.close()

@@ -182,7 +182,7 @@ def test_export_stops_with_a_message_at_damaged_pages(tmp_path: Path, good_db: P
     db = damaged_copy(good_db, tmp_path / "pyhm.db", "telegrams")
     result = pyhm("export", "--db", str(db), "--meter", "1", "--obis", "1-0:16.7.0", "--from", ISO_FROM, "--to", ISO_TO)
     one_clear_line(result, f"pyhm export: stopped: the database {db} {DAMAGED}")
-    assert result.stdout.splitlines() == ["time,value,unit"]
+    assert result.stdout.splitlines() in ([], ["time,value,unit"])  # streamed in pieces: nothing past the damage
     ok = pyhm("export", "--db", str(db), "--meter", "1", "--obis", "1-0:16.7.0", "--from", ISO_FROM, "--to", ISO_TO,
               "--resolution", "minute")
     assert ok.returncode == 0 and len(ok.stdout.splitlines()) == 1 + 15  # the minutes are intact and still served
