@@ -13,7 +13,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from pyhm.config import Config, DatabaseConfig, WebConfig
 from pyhm.simulator import SimulatedMeter
-from pyhm.web.app import serve
+from pyhm.web.server import serve
 from pyhm.web.auth import set_password
 from storehelp import Clock, feed, writer
 

@@ -273,6 +273,11 @@ class Query:
         row = self.db.execute("SELECT value FROM settings WHERE key = 'writer.alive_ms'").fetchone()
         return int(row[0]) if row else None
 
+    def data_version(self) -> Optional[int]:
+        """A cheap token that changes whenever the acquisition commits new data (its last commit
+        time, written with every commit); None before the first."""
+        return self.writer_alive_ms()
+
     def backup(self, dest: Union[str, Path]) -> None:
         """A consistent copy of the whole database, made while the writer goes on writing."""
         target = sqlite3.connect(str(dest))
