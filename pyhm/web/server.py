@@ -139,10 +139,13 @@ class _Waiting:
         self.registered = False
 
     def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-        else:
-            self.sock.close()
+        try:
+            if self.conn is not None:
+                self.conn.close()
+            else:
+                self.sock.close()
+        except OSError as exc:
+            log.debug("closing the connection from %s: %s", self.addr, exc)
 
 
 class _Manager(ConnectionManager):
@@ -257,8 +260,8 @@ class _Manager(ConnectionManager):
         events = selectors.EVENT_WRITE if write else selectors.EVENT_READ
         if w.registered:
             self._selector.unregister(w.sock.fileno())
+        w.registered = True  # before: the selector thread may take it over as soon as it is registered
         self._selector.register(w.sock.fileno(), events, data=w)
-        w.registered = True
 
     def _drop(self, w: _Waiting) -> None:
         if w.registered:
