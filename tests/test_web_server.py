@@ -42,18 +42,18 @@ def timed_get(server: Server, path: str = "/api/meters") -> float:
     return time.monotonic() - t0
 
 
-def closed_by_server(sock: socket.socket, within: float) -> float:
-    """Seconds until the server closes ``sock`` (reading whatever it sends); fails after ``within``."""
-    t0 = time.monotonic()
-    sock.settimeout(within)
+def read_until_closed(sock: socket.socket, within: float = 30) -> bytes:
+    """All the server sends until it closes ``sock``; fails if it is still open after ``within`` s."""
+    sock.settimeout(max(0.01, within))
+    answer = b""
     try:
-        while sock.recv(4096):
-            pass
+        while chunk := sock.recv(65536):
+            answer += chunk
     except (ConnectionResetError, ssl.SSLError):
         pass
     except socket.timeout:
-        pytest.fail(f"still open after {within} s")
-    return time.monotonic() - t0
+        pytest.fail(f"still open after {within:.1f} s")
+    return answer
 
 
 def test_idle_sockets_do_not_delay_anyone(server: Server) -> None:
@@ -64,7 +64,7 @@ def test_idle_sockets_do_not_delay_anyone(server: Server) -> None:
         assert timed_get(server, "/") < 2
         started = time.monotonic()
         for sock in idle:  # closed at the deadline, not left to pile up
-            closed_by_server(sock, DEADLINE + 3 - (time.monotonic() - started))
+            read_until_closed(sock, DEADLINE + 3 - (time.monotonic() - started))
     finally:
         for sock in idle:
             sock.close()
@@ -94,16 +94,7 @@ def test_slowloris_clients_neither_block_nor_stay(server: Server) -> None:
     try:
         for _ in range(5):
             assert timed_get(server) < 2
-        answers = []
-        for sock in slow:
-            sock.settimeout(DEADLINE + 3 - (time.monotonic() - started))
-            answer = b""
-            try:
-                while chunk := sock.recv(4096):
-                    answer += chunk
-            except (ConnectionResetError, ssl.SSLError):
-                pass
-            answers.append(answer)
+        answers = [read_until_closed(sock, DEADLINE + 3 - (time.monotonic() - started)) for sock in slow]
         elapsed = time.monotonic() - started
     finally:
         stop.set()
@@ -137,10 +128,7 @@ def test_a_burst_of_connects_waits_in_the_backlog(tmp_path: Path) -> None:
             sock.settimeout(30)
             tls = s.context.wrap_socket(sock)
             tls.sendall(b"GET /static/favicon.svg HTTP/1.1\r\nHost: pyhm\r\nConnection: close\r\n\r\n")
-            answer = b""
-            while chunk := tls.recv(65536):
-                answer += chunk
-            return answer
+            return read_until_closed(tls)
 
         with ThreadPoolExecutor(32) as pool:
             answers = list(pool.map(ask, socks))
@@ -156,9 +144,7 @@ def test_pipelined_requests_are_all_answered(server: Server) -> None:
     with server.context.wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=10)) as sock:
         sock.sendall(b"GET /static/favicon.svg HTTP/1.1\r\nHost: pyhm\r\n\r\n"
                      b"GET /healthz HTTP/1.1\r\nHost: pyhm\r\nConnection: close\r\n\r\n")
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
+        answer = read_until_closed(sock)
     assert answer.count(b"HTTP/1.1 ") == 2 and b'"status"' in answer
 
 

@@ -38,7 +38,7 @@ log = logging.getLogger("pyhm.web.server")
 WORKERS = 16
 REQUEST_S = 10.0  # from connect (or the previous answer) to a complete request: handshake, head, body
 IO_TIMEOUT_S = 20.0  # one write by a worker
-MAX_WAITING = 1000  # connections waiting for their next request; beyond this the oldest is closed
+MAX_WAITING = 512  # connections waiting for their next request; beyond this the oldest is closed
 MAX_HEAD = 16 * 1024  # cheroot answers 413 beyond these
 MAX_BODY = 64 * 1024
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
@@ -274,7 +274,7 @@ class _Manager(ConnectionManager):
         late = [w for _, w in self._selector.connections if w is not self.server and w.deadline < now]
         for w in late:
             if w.data:
-                log.info("request from %s not complete after %.0f s: closed", w.addr[0], REQUEST_S)
+                log.warning("request from %s not complete after %.0f s: closed", w.addr[0], REQUEST_S)
                 _send_tls(w.sock, _TIMED_OUT)
             self._drop(w)
 
