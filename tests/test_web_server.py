@@ -6,9 +6,13 @@ that the slow clients' fate is seen quickly; the mechanism is the same at the re
 
 from __future__ import annotations
 
+import http.client
 import select
+import signal
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +23,9 @@ from typing import Iterator, List
 import pytest
 
 from pyhm.simulator import SimulatedMeter
+from acquirehelp import wait_for
 from pyhm.web import api, server as web_server
+from pyhm.web.auth import set_password
 from storehelp import Clock, feed, writer
 from webhelp import PASSWORD, Server, build_db
 
@@ -190,3 +196,46 @@ def test_request_end(data: bytes, end: object) -> None:
 
 def test_an_oversized_head_goes_to_a_worker_for_its_413() -> None:
     assert web_server.request_end(b"GET / HTTP/1.1\r\nX: " + b"a" * 20000) == 20019
+
+
+def test_pyhm_web_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """The service as systemd runs it: answers, then SIGTERM with connections open ends it with 0."""
+    build_db(tmp_path / "pyhm.db", int(time.time() * 1000), day=False)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    set_password(tmp_path / "credentials.json", PASSWORD)
+    cfg = tmp_path / "pyhm.cfg"
+    cfg.write_text(f"database: {{path: {tmp_path / 'pyhm.db'}}}\n"
+                   f"web: {{listen: 127.0.0.1, port: {port}, certificate: {tmp_path / 'cert.pem'}, "
+                   f"key: {tmp_path / 'key.pem'}, credentials: {tmp_path / 'credentials.json'}}}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "pyhm", "--config", str(cfg), "web"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    idle = None
+    try:
+        def listening() -> bool:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            except OSError:
+                return False
+            return True
+
+        wait_for(listening, timeout=30, what="pyhm web listening")
+        ctx = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+        ctx.check_hostname = False
+        idle = socket.create_connection(("127.0.0.1", port))
+        kept = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
+        kept.request("GET", "/healthz")
+        assert kept.getresponse().read()  # and the connection stays open (keep-alive)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=15)
+        assert time.monotonic() - t0 < 5
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        if idle is not None:
+            idle.close()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
