@@ -76,6 +76,27 @@ def test_idle_sockets_do_not_delay_anyone(server: Server) -> None:
             sock.close()
 
 
+def test_idle_keep_alive_connections_hold_no_worker(server: Server) -> None:
+    """20 browsers that asked once and keep their connection open (more than the 16 workers)."""
+    kept = []
+    for _ in range(20):
+        conn = http.client.HTTPSConnection("127.0.0.1", server.port, context=server.context, timeout=10)
+        conn.request("GET", "/static/favicon.svg")
+        assert conn.getresponse().read().startswith(b"<svg")
+        kept.append(conn)
+    try:
+        started = time.monotonic()
+        assert timed_get(server) < 2
+        kept[0].request("GET", "/healthz")  # a kept connection still works
+        kept[0].getresponse().read()
+        for conn in kept[1:]:  # the others are closed once idle for the deadline
+            assert conn.sock is not None
+            assert read_until_closed(conn.sock, DEADLINE + 3 - (time.monotonic() - started)) == b""
+    finally:
+        for conn in kept:
+            conn.close()
+
+
 def test_slowloris_clients_neither_block_nor_stay(server: Server) -> None:
     """20 clients finish TLS, then send their request head a byte every 0.3 s: more than the
     16 workers, and each read on time, so a timeout per read would never end them."""
