@@ -170,7 +170,12 @@ def attacked(srv: WebServer, attackers: int, tries: int) -> List[Optional[float]
     sockets sit idle or trickle a request head; None: not answered within 20 s."""
     ctx = ssl.create_default_context(cafile=srv.cafile)
     ctx.check_hostname = False
-    idle = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(attackers // 2)]
+    idle: List[socket.socket] = []
+    for _ in range(attackers // 2):
+        try:
+            idle.append(socket.create_connection(("127.0.0.1", srv.port), timeout=5))
+        except OSError:  # the listen backlog is full
+            pass
     slow: List[socket.socket] = []
     stop = threading.Event()
 
@@ -192,6 +197,7 @@ def attacked(srv: WebServer, attackers: int, tries: int) -> List[Optional[float]
     trickler = threading.Thread(target=slowloris, daemon=True)
     trickler.start()
     time.sleep(1)
+    print(f"  {len(idle)} idle attackers connected, {len(slow)} slowloris so far")
     results: List[Optional[float]] = []
     for _ in range(tries):
         t0 = time.monotonic()

@@ -128,7 +128,7 @@ def _makefile(sock: ssl.SSLSocket, mode: str = "r", bufsize: int = 16384) -> Any
 class _Waiting:
     """A connection in the selector thread: its TLS state and its next request's bytes so far."""
 
-    __slots__ = ("sock", "addr", "conn", "data", "deadline", "registered")
+    __slots__ = ("sock", "addr", "conn", "data", "deadline", "events")
 
     def __init__(self, sock: ssl.SSLSocket, addr: Any, conn: Optional[HTTPConnection] = None, data: bytes = b"") -> None:
         self.sock = sock
@@ -136,7 +136,7 @@ class _Waiting:
         self.conn = conn
         self.data = data
         self.deadline = time.monotonic() + REQUEST_S
-        self.registered = False
+        self.events = 0  # what the selector waits for on it (0: not registered)
 
     def close(self) -> None:
         try:
@@ -247,9 +247,7 @@ class _Manager(ConnectionManager):
         return conn
 
     def _dispatch(self, w: _Waiting) -> None:
-        if w.registered:
-            self._selector.unregister(w.sock.fileno())
-            w.registered = False
+        self._unregister(w)
         assert w.conn is not None
         w.sock.settimeout(IO_TIMEOUT_S)
         w.conn.rfile.feed(w.data, w.deadline)
@@ -258,15 +256,19 @@ class _Manager(ConnectionManager):
 
     def _register(self, w: _Waiting, write: bool = False) -> None:
         events = selectors.EVENT_WRITE if write else selectors.EVENT_READ
-        if w.registered:
-            self._selector.unregister(w.sock.fileno())
-        w.registered = True  # before: the selector thread may take it over as soon as it is registered
+        if w.events == events:
+            return
+        self._unregister(w)
+        w.events = events  # before: the selector thread may take it over as soon as it is registered
         self._selector.register(w.sock.fileno(), events, data=w)
 
-    def _drop(self, w: _Waiting) -> None:
-        if w.registered:
+    def _unregister(self, w: _Waiting) -> None:
+        if w.events:
             self._selector.unregister(w.sock.fileno())
-            w.registered = False
+            w.events = 0
+
+    def _drop(self, w: _Waiting) -> None:
+        self._unregister(w)
         w.close()
 
     def _expire(self, now: float) -> None:  # type: ignore[override]
