@@ -95,7 +95,7 @@ def _web(args: argparse.Namespace) -> int:
     import threading
 
     from pyhm import logs
-    from pyhm.web.app import serve
+    from pyhm.web.server import serve
 
     cfg = _load(args)
     if cfg is None:

@@ -18,7 +18,7 @@ from pyhm import logs
 from pyhm.acquire.service import Service
 from pyhm.acquire.simulate import Simulator
 from pyhm.config import AcquisitionConfig, Config, DatabaseConfig, WebConfig
-from pyhm.web.app import serve
+from pyhm.web.server import serve
 from pyhm.web.auth import set_password
 
 log = logging.getLogger("pyhm.demo")

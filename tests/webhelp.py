@@ -12,7 +12,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from pyhm.config import Config, DatabaseConfig, WebConfig
 from pyhm.simulator import SimulatedMeter
-from pyhm.web.app import serve
+from pyhm.web.server import serve
 from pyhm.web.auth import set_password
 from storehelp import Clock, feed, writer
 from webproc import https_request
@@ -37,7 +37,8 @@ def build_db(path: Path, now_ms: int, day: bool = True) -> None:
 class Server:
     """pyhm's web service on 127.0.0.1 (a free port), over real TLS, in a thread."""
 
-    def __init__(self, tmp: Path, db: Optional[Path] = None, password: Optional[str] = PASSWORD) -> None:
+    def __init__(self, tmp: Path, db: Optional[Path] = None, password: Optional[str] = PASSWORD,
+                 start: bool = True) -> None:
         self.config = Config(
             database=DatabaseConfig(path=db or tmp / "pyhm.db"),
             web=WebConfig(listen="127.0.0.1", port=0, certificate=tmp / "tls" / "cert.pem", key=tmp / "tls" / "key.pem",
@@ -49,9 +50,14 @@ class Server:
         self.server.prepare()
         self.port = self.server.bind_addr[1]
         self.thread = threading.Thread(target=self.server.serve, daemon=True)
-        self.thread.start()
+        if start:
+            self.start()
         self.context = ssl.create_default_context(cafile=str(self.config.web.certificate))
         self.context.check_hostname = False
+
+    def start(self) -> None:
+        """Begin accepting (connections made before wait in the listen backlog)."""
+        self.thread.start()
 
     def request(self, method: str, path: str, body: Optional[str] = None, headers: Optional[Dict[str, str]] = None,
                 auth: Optional[str] = None) -> Tuple[int, Dict[str, str], bytes]:
@@ -64,4 +70,5 @@ class Server:
 
     def stop(self) -> None:
         self.server.stop()
-        self.thread.join(timeout=10)
+        if self.thread.ident is not None:
+            self.thread.join(timeout=10)

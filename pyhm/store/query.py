@@ -372,6 +372,13 @@ class Query:
         times = [t for t in (int(row[0]) if row else None, live.written_ms if live else None) if t]
         return max(times) if times else None
 
+    def data_version(self) -> Tuple[Optional[int], Optional[int]]:
+        """A cheap token that changes whenever new data can be read: a telegram in the live
+        store, or a commit (its time, written with every commit)."""
+        live = self.live()
+        row = self.db.execute("SELECT value FROM settings WHERE key = 'writer.alive_ms'").fetchone()
+        return (int(row[0]) if row else None), (live.newest_ms() if live else None)
+
     def backup(self, dest: Union[str, Path]) -> None:
         """A consistent copy of the whole database, made while the writer goes on writing."""
         target = sqlite3.connect(str(dest))

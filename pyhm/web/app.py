@@ -1,4 +1,4 @@
-"""The bottle application: pages, JSON API, static assets, login; and the HTTPS server.
+"""The bottle application: pages, JSON API, static assets, login (served by `pyhm.web.server`).
 
 Every request but the login page, the static assets and /healthz needs a session cookie or
 HTTP Basic. Static assets are looked up by name in a table loaded from the package at start:
@@ -28,6 +28,7 @@ from pyhm.store.query import NotFound
 from pyhm.web import api
 from pyhm.web.auth import COOKIE, Auth, Blocked, NoPassword
 from pyhm.web.openapi import OPENAPI
+from pyhm.web.summary import Summary
 
 log = logging.getLogger("pyhm.web")
 
@@ -97,6 +98,7 @@ class Web:
         self.templates = {name: _package_file(f"templates/{name}.tpl").decode() for name in
                           ("base", "login", "dashboard", "meter", "status", "message")}
         self._local = threading.local()
+        self.summary = Summary()
         self.app = bottle.Bottle()
         self.app.config["catchall"] = True
         self.app.install(self._database_guard)
@@ -198,7 +200,7 @@ class Web:
         app.route("/static/<name>", "GET", self.static)
         app.route("/healthz", "GET", self.healthz)
         app.route("/api/openapi.json", "GET", lambda: self.json(OPENAPI))
-        app.route("/api/meters", "GET", self.api(lambda q, p: api.meters(q)))
+        app.route("/api/meters", "GET", self.api(lambda q, p: self.summary.get(q)))
         app.route("/api/meters/<ref>", "GET", self.api(lambda q, p, ref: api.meter_detail(q, ref)))
         app.route("/api/series", "GET", self.api(self._series))
         app.route("/api/consumption", "GET", self.api(self._consumption))
@@ -351,7 +353,7 @@ class Web:
 
     def dashboard(self) -> str:
         q = self.query()
-        data = api.meters(q) if q is not None else {"meters": [], "acquisition": {"running": False}}
+        data = self.summary.get(q) if q is not None else {"meters": [], "acquisition": {"running": False}}
         return self.render("dashboard", title="pyhm", data=data, fmt=_fmt)
 
     def meter_page(self, ref: str) -> str:
@@ -425,25 +427,4 @@ def _fmt(value: Any, digits: int = 0, scale: float = 1) -> str:
     if value is None:
         return "–"
     return f"{float(value) / scale:,.{digits}f}".replace(",", "\u202f")
-
-
-def serve(config: Config, ready: Optional[threading.Event] = None) -> Tuple[Any, "Web"]:
-    """Make the HTTPS server (certificate made at first start); ``server.safe_start()`` runs it."""
-    from cheroot import wsgi
-    from cheroot.ssl.builtin import BuiltinSSLAdapter
-
-    from pyhm.web.tls import ensure_certificate, fingerprint, server_context
-
-    web = Web(config)
-    cert, key = config.web.certificate, config.web.key
-    ensure_certificate(cert, key)
-    log.info("TLS certificate %s, SHA-256 fingerprint %s", cert, fingerprint(cert))
-    server = wsgi.Server((config.web.listen, config.web.port), web.wsgi(), numthreads=16,
-                         server_name="pyhm", shutdown_timeout=2, timeout=20)
-    server.max_request_header_size = 16 * 1024  # cheroot answers 413 beyond these
-    server.max_request_body_size = 64 * 1024
-    adapter = BuiltinSSLAdapter(str(cert), str(key))
-    adapter.context = server_context(Path(cert), Path(key))
-    server.ssl_adapter = adapter
-    return server, web
 
