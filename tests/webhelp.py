@@ -37,8 +37,10 @@ def build_db(path: Path, now_ms: int, day: bool = True) -> None:
 class Server:
     """pyhm's web service on 127.0.0.1 (a free port), over real TLS, in a thread."""
 
-    def __init__(self, tmp: Path, db: Optional[Path] = None, password: Optional[str] = PASSWORD) -> None:
+    def __init__(self, tmp: Path, db: Optional[Path] = None, password: Optional[str] = PASSWORD,
+                 timezone: Optional[str] = None) -> None:
         self.config = Config(
+            timezone=timezone,
             database=DatabaseConfig(path=db or tmp / "pyhm.db"),
             web=WebConfig(listen="127.0.0.1", port=0, certificate=tmp / "tls" / "cert.pem", key=tmp / "tls" / "key.pem",
                           credentials=tmp / "credentials.json"),

@@ -22,6 +22,7 @@ import bottle
 
 from pyhm import exactjson, export
 from pyhm.config import Config
+from pyhm.localtime import zone
 from pyhm.store import Query, SchemaError
 from pyhm.store.query import NotFound
 from pyhm.web import api
@@ -73,6 +74,7 @@ class Web:
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        self.tz = zone(config.timezone)
         self.auth = Auth(config.web.credentials, config.web.session_days * 86400)
         self.assets = {name: (_package_file(path), kind) for name, (path, kind) in ASSETS.items()}
         self.templates = {name: _package_file(f"templates/{name}.tpl").decode() for name in
@@ -92,7 +94,7 @@ class Web:
         q = getattr(self._local, "query", None)
         if q is None:
             try:
-                q = self._local.query = Query(self.config.database.path)
+                q = self._local.query = Query(self.config.database.path, self.tz)
             except SchemaError:
                 return None
         return q
@@ -201,12 +203,12 @@ class Web:
         return route
 
     def _series(self, q: Query, p: Any) -> Dict[str, Any]:
-        start, end = api.time_range(p, 86_400_000)
+        start, end = api.time_range(p, 86_400_000, self.tz)
         return api.series(q, api.checked("meter", p.get("meter"), str), api.checked("obis", p.get("obis"), api.obis),
                           start, end, api.checked("points", p.get("points"), api.points, 1000))
 
     def _consumption(self, q: Query, p: Any) -> Dict[str, Any]:
-        start, end = api.time_range(p, 30 * 86_400_000)
+        start, end = api.time_range(p, 30 * 86_400_000, self.tz)
         return api.consumption(q, api.checked("meter", p.get("meter"), str),
                                api.checked("obis", p.get("obis"), api.obis, api.IMPORT),
                                api.checked("period", p.get("period"), api.period, "day"), start, end)
@@ -217,7 +219,7 @@ class Web:
         if q is None:
             return self.error(503, "no database yet")
         try:
-            start, end = api.time_range(p, 86_400_000)
+            start, end = api.time_range(p, 86_400_000, self.tz)
             fmt = api.checked("format", p.get("format"), _choice("csv", "json"), "csv")
             resolution = api.checked("resolution", p.get("resolution"), _choice(*export.RESOLUTIONS), "raw")
             meter = api.meter_of(q, api.checked("meter", p.get("meter"), str))
