@@ -58,8 +58,8 @@ def test_day_totals_over_https(server: Server, first: str, totals: list) -> None
     status, data = server.get_json(f"/api/consumption?meter=House&period=day&from={first}T00:00&to={last}T00:00")
     assert status == 200
     day = date.fromisoformat(first)
-    assert data["values"] == [{"start": (day + timedelta(days=i)).isoformat(), "value": Decimal(t)}
-                              for i, t in enumerate(totals)]
+    assert data["values"] == [{"start": (day + timedelta(days=i)).isoformat(), "t": midnight_ms(day + timedelta(days=i), BERLIN),
+                               "value": Decimal(t)} for i, t in enumerate(totals)]
 
 
 def test_wall_times_are_the_households(server: Server) -> None:

@@ -194,7 +194,7 @@ def consumption(q: Query, meter: str, code: str, kind: str, start: int, end: int
         raise BadParameter("obis", "is not an energy counter")
     rows = q.consumption(s, kind, start, end)
     return {"meter": m.id, "obis": s.obis, "name": s.name, "unit": s.unit_symbol, "period": kind,
-            "values": [{"start": d.isoformat(), "value": v} for d, v in rows]}
+            "values": [{"start": d.isoformat(), "t": localtime.midnight_ms(d, q.tz), "value": v} for d, v in rows]}
 
 
 def status(q: Optional[Query]) -> Dict[str, Any]:

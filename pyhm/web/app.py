@@ -22,7 +22,7 @@ import bottle
 
 from pyhm import exactjson, export
 from pyhm.config import Config
-from pyhm.localtime import zone
+from pyhm.localtime import zone, zone_name
 from pyhm.store import Query, SchemaError
 from pyhm.store.query import NotFound
 from pyhm.web import api
@@ -102,7 +102,7 @@ class Web:
     def render(self, name: str, **values: Any) -> str:
         body = bottle.template(self.templates[name], **values)
         return bottle.template(self.templates["base"], body=body, title=values.get("title", "pyhm"),
-                               nav=values.get("nav", True))
+                               nav=values.get("nav", True), tz=zone_name(self.tz), stale=api.FRESH_S)
 
     @staticmethod
     def client() -> str:
@@ -287,7 +287,7 @@ class Web:
     def dashboard(self) -> str:
         q = self.query()
         data = api.meters(q) if q is not None else {"meters": [], "acquisition": {"running": False}}
-        return self.render("dashboard", title="pyhm", data=data, fmt=_fmt)
+        return self.render("dashboard", title="pyhm", data=data)
 
     def meter_page(self, ref: str) -> str:
         q = self.query()
@@ -297,10 +297,10 @@ class Web:
             detail = api.meter_detail(q, ref)
         except (NotFound, api.BadParameter) as exc:
             raise bottle.HTTPError(404, str(exc))
-        return self.render("meter", title=f"pyhm · {detail['label']}", meter=detail, fmt=_fmt)
+        return self.render("meter", title=f"pyhm · {detail['label']}", meter=detail)
 
     def status_page(self) -> str:
-        return self.render("status", title="pyhm · status", data=api.status(self.query()), fmt=_fmt)
+        return self.render("status", title="pyhm · status", data=api.status(self.query()))
 
 
 def _see_other(target: str) -> None:
@@ -324,13 +324,6 @@ def _choice(*options: str) -> Callable[[str], str]:
             raise ValueError(f"must be one of {', '.join(options)}")
         return text
     return parse
-
-
-def _fmt(value: Any, digits: int = 0, scale: float = 1) -> str:
-    """A number for a page: thousands separated, fixed decimals; '–' for none."""
-    if value is None:
-        return "–"
-    return f"{float(value) / scale:,.{digits}f}".replace(",", "\u202f")
 
 
 def serve(config: Config, ready: Optional[threading.Event] = None) -> Tuple[Any, "Web"]:
