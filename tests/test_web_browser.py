@@ -16,6 +16,7 @@ import pytest
 
 from browser import Browser, chromium
 from pyhm.store import Writer
+from pyhm.store.writer import HeadStats
 from storehelp import telegram
 from webhelp import Server, build_db
 
@@ -38,9 +39,17 @@ class Feed(threading.Thread):
         last = w.db.execute("SELECT MAX(ts_ms) FROM telegrams").fetchone()[0]
         self.stop.wait(max(0.0, (last + 30_000) / 1000 - time.time()))
         self.gap_ms = (last, int(time.time() * 1000))
+        frames = 0
         while not self.stop.is_set():
             server, readings = telegram(self.meter)
-            w.add(server, readings, int(time.time() * 1000))
+            now = int(time.time() * 1000)
+            w.add(server, readings, now)
+            frames += 1
+            w.report_heads([
+                HeadStats("A10K3F2D", "/dev/ttyUSB0", True, "reading", server, frames, 2, 117, now, None),
+                HeadStats("B20X9Q7Z", "/dev/ttyUSB1", False, "gone", self.meter.server_id[::-1], 86_400, 31, 4_096,
+                          last - 1000, "serial port vanished: [Errno 19] No such device: '/dev/serial/by-id/usb-FTDI_FT232R_USB_UART_B20X9Q7Z-if00-port0'"),
+            ])
             w.commit()
             self.stop.wait(1)
         w.close()
@@ -134,10 +143,13 @@ def test_the_x_axis_is_the_chosen_range(site, preset: str, days: int) -> None:  
 
 def test_a_gap_is_drawn_as_a_gap(site) -> None:  # type: ignore[no-untyped-def]
     browser, base, feed = site
+    while not feed.gap_ms[1] or time.time() * 1000 < feed.gap_ms[1] + 20_000:  # the pause, then data again
+        time.sleep(0.5)
     _meter_page(browser, base)
     browser.evaluate("document.getElementById('chart').dataset.xmin = ''; document.querySelector('[data-range=\"3600\"]').click(); true")
     browser.wait_for("document.getElementById('chart').dataset.xmin")
     c = _chart(browser)
+    browser.screenshot(OUT / "meter-1h-gap.png")
     assert c["resolution"] == "raw" and int(c["gaps"]) >= 1
     # The null sits inside the pause of the feed, nowhere else.
     times = browser.evaluate("""(async () => {
@@ -163,6 +175,7 @@ def test_zoom_and_step(site) -> None:  # type: ignore[no-untyped-def]
     browser.drag(x1, top + height / 2, x1 + width * 0.02, top + height / 2)  # about half an hour
     browser.wait_for("document.getElementById('chart').dataset.xmin")
     c = _chart(browser)
+    browser.screenshot(OUT / "meter-zoomed.png")
     span = float(c["xmax"]) - float(c["xmin"])
     assert 10 * 60_000 < span < 60 * 60_000
     assert c["resolution"] == "raw"  # the finer resolution for the smaller range
@@ -210,6 +223,9 @@ def test_no_page_is_wider_than_a_phone(site, width: int) -> None:  # type: ignor
             browser.goto(base + page)
             time.sleep(0.5)
             assert browser.evaluate("document.documentElement.scrollWidth") <= width, page
+        browser.goto(base + "/status")
+        browser.wait_for("document.querySelectorAll('table.heads tr').length >= 3", timeout=10)  # two heads, long error
+        assert browser.evaluate("document.documentElement.scrollWidth") <= width
     finally:
         browser.viewport(1280, 1000)
 

@@ -35,8 +35,10 @@ const F = {
   month: dateFormat({ month: "short", year: "numeric" }),
   year: dateFormat({ year: "numeric" }),
 };
-// "HH:MM" today, else date and time: how old a value is, at a glance.
-const since = (ms) => (F.day.format(ms) === F.day.format(Date.now()) ? F.time : F.dateTime).format(ms);
+// Today only the time, else date and time: how old a value is, at a glance.
+const today = (ms) => F.day.format(ms) === F.day.format(Date.now());
+const since = (ms) => (today(ms) ? F.time : F.dateTime).format(ms);
+const recent = (ms) => (today(ms) ? F.seconds : F.dateTime).format(ms);
 
 function localize(root) {
   root.querySelectorAll("[data-num]").forEach((e) => {
@@ -44,7 +46,7 @@ function localize(root) {
   });
   root.querySelectorAll("time[datetime]").forEach((e) => {
     const ms = Date.parse(e.getAttribute("datetime"));
-    if (!Number.isNaN(ms)) e.textContent = F.dateTime.format(ms);
+    if (!Number.isNaN(ms)) e.textContent = e.dataset.format === "recent" ? recent(ms) : F.dateTime.format(ms);
   });
 }
 
@@ -90,7 +92,7 @@ function dashboard(root) {
         set("today-export", num(m.today.export, 2, 1000));
         set("month-import", num(m.month.import, 1, 1000));
         set("month-export", num(m.month.export, 1, 1000));
-        set("age", m.last_seen ? F.seconds.format(Date.parse(m.last_seen)) : "never");
+        set("age", m.last_seen ? recent(Date.parse(m.last_seen)) : "never");
         set("head", m.head ? `${m.head.serial} (${m.head.state})` : "–");
         markStale(card, m.last_seen, m.age_s);
       }
@@ -122,7 +124,7 @@ function timeValues(u, splits, axisIdx, space, incr) {
     let text = f.format(ms);
     if (f === F.time) {
       const d = F.day.format(ms);
-      if (d !== day) { if (day !== null || splits.length < 3) text += "\n" + d; day = d; }
+      if (d !== day) { text += "\n" + d; day = d; }
     }
     return text;
   });
@@ -224,7 +226,7 @@ function meterPage(root) {
         paths: r.kind === "counter" ? uPlot.paths.stepped({ align: 1 }) : undefined, points: { show: false },
       });
     });
-    const axes = [{ ...axisStyle(), values: timeValues, space: 60 }];
+    const axes = [{ ...axisStyle(), values: timeValues, space: 64, size: 52 }];
     units.forEach((u, i) => axes.push({ ...axisStyle(), scale: u, label: u, side: i % 2 ? 1 : 3, values: numberValues, size: 64,
                                         grid: { show: i === 0, stroke: css("--grid"), width: 1 } }));
     const total = results.reduce((k, r) => k + r.points.length, 0);
@@ -301,7 +303,7 @@ function meterPage(root) {
       series: [{ value: (u, v) => (v === null || v === undefined ? "–" : label.format(v * 1000)) },
                { label: `kWh per ${period}`, fill: css("--accent"), stroke: css("--accent"), value: (u, v) => num(v, 2),
                  paths: uPlot.paths.bars({ size: [0.7, 60], align: 1 }), points: { show: false } }],
-      axes: [{ ...axisStyle(), values: timeValues, grid: { show: false } }, { ...axisStyle(), label: "kWh", values: numberValues, size: 64 }],
+      axes: [{ ...axisStyle(), values: timeValues, space: 80, size: 52, grid: { show: false } }, { ...axisStyle(), label: "kWh", values: numberValues, size: 64 }],
       scales: { x: { time: true, range: () => [from / 1000, to / 1000] }, y: { range: (u, min, max) => [0, Math.max(max, 0.001) * 1.1] } },
     };
     if (bars) bars.destroy();
