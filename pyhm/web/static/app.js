@@ -223,7 +223,8 @@ function meterPage(root) {
       series.push({
         label: `${r.name || r.obis} (${r.unit || ""})`, stroke: colour(c), width: 1.5, scale: r.unit || "", spanGaps: false,
         value: (u, v) => num(v, col.digits),
-        paths: r.kind === "counter" ? uPlot.paths.stepped({ align: 1 }) : undefined, points: { show: false },
+        paths: r.kind === "counter" ? uPlot.paths.stepped({ align: 1 }) : undefined,
+        points: { show: r.points.length <= 60, size: 6 },  // a few points alone would draw no line
       });
     });
     const axes = [{ ...axisStyle(), values: timeValues, space: 64, size: 52 }];
