@@ -136,6 +136,7 @@ def test_the_x_axis_is_the_chosen_range(site, preset: str, days: int) -> None:  
     assert abs((xmax - xmin) - days * 86_400_000) < 1000  # one day of data, yet the whole range
     assert abs(xmax - time.time() * 1000) < 30_000
     assert browser.evaluate(f"document.querySelector('[data-range=\"{preset}\"]').getAttribute('aria-pressed')") == "true"
+    browser.screenshot(OUT / f"meter-{days}d.png")
     bars = browser.evaluate("Object.assign({}, document.getElementById('bars').dataset)")
     assert abs(float(bars["xmax"]) - float(bars["xmin"]) - 31 * 86_400_000) < 1000
     assert browser.errors == []
@@ -187,6 +188,13 @@ def test_zoom_and_step(site) -> None:  # type: ignore[no-untyped-def]
     back = _chart(browser)
     assert abs((float(back["xmax"]) - float(back["xmin"])) - span) < 2
     assert abs(float(back["xmax"]) - (float(c["xmax"]) - span / 2)) < 2
+    # A range typed in: wall times of the household's zone (UTC on this test server).
+    browser.evaluate("document.getElementById('chart').dataset.xmin = '';"
+                     "document.getElementById('from').value = '2026-01-02T03:04'; document.getElementById('to').value = '2026-01-03T05:06';"
+                     "document.getElementById('apply').click(); true")
+    browser.wait_for("document.getElementById('chart').dataset.xmin")
+    typed = _chart(browser)
+    assert (int(typed["xmin"]), int(typed["xmax"])) == (1_767_323_040_000, 1_767_416_760_000)
     assert browser.errors == []
 
 
