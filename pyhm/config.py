@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import yaml
 
+from pyhm.localtime import zone
 from pyhm.obis import parse_obis
 
 DEFAULT_PATH = Path(os.environ.get("PYHM_CONFIG", "/etc/pyhm/pyhm.cfg"))
@@ -107,6 +108,7 @@ class Config:
     meters: Tuple[MeterConfig, ...] = ()
     web: WebConfig = WebConfig()
     logging: LoggingConfig = LoggingConfig()
+    timezone: Optional[str] = None  # IANA name for local days and times; None: the host's zone
     source: str = "built-in defaults"
 
     def meter_for(self, server_id: bytes, head: Optional[str]) -> Optional[MeterConfig]:
@@ -405,8 +407,17 @@ def parse(text: str, source: str = "<config>") -> Config:
     def logging_(node: yaml.Node, path: str) -> LoggingConfig:
         return LoggingConfig(**ctx.mapping(node, path, {"level": ctx.choice("debug", "info", "warning", "error")}))
 
+    def timezone(node: yaml.Node, path: str) -> str:
+        name = ctx.text(node, path)
+        try:
+            zone(name)
+        except ValueError as exc:
+            raise ctx.error(node, path, str(exc)) from None
+        return name
+
     sections = ctx.mapping(root, "", {
         "database": database, "acquisition": acquisition, "meters": meters, "web": web, "logging": logging_,
+        "timezone": timezone,
     })
     return Config(source=source, **sections)
 

@@ -50,7 +50,8 @@ class Browser:
         self.ws = websocket.create_connection(url, timeout=30, suppress_origin=True)
         self._id = 0
         self.errors: List[str] = []
-        for domain in ("Page", "Runtime", "Log"):
+        self.requests: List[str] = []
+        for domain in ("Page", "Runtime", "Log", "Network"):
             self.call(f"{domain}.enable")
         self.call("Emulation.setDeviceMetricsOverride", width=1280, height=1000, deviceScaleFactor=1, mobile=False)
 
@@ -60,6 +61,10 @@ class Browser:
             self.errors.append(json.dumps(params["exceptionDetails"])[:500])
         elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":
             self.errors.append("console.error: " + json.dumps(params.get("args"))[:500])
+        elif method == "Network.requestWillBeSent":
+            self.requests.append(params["request"]["url"])
+        elif method == "Network.responseReceived" and params["response"]["status"] >= 400 and "/api/" in params["response"]["url"]:
+            self.errors.append(f"HTTP {params['response']['status']}: {params['response']['url']}")
         elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
             self.errors.append("log: " + params["entry"].get("text", "") + " " + params["entry"].get("url", ""))
 
@@ -90,6 +95,28 @@ class Browser:
                 return value
             time.sleep(0.2)
         raise AssertionError(f"timed out waiting for: {expression}")
+
+    def viewport(self, width: int, height: int = 900, mobile: bool = False) -> None:
+        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=mobile)
+
+    def dark(self, on: bool) -> None:
+        """prefers-color-scheme for the pages (the OS setting a person chooses)."""
+        self.call("Emulation.setEmulatedMedia", features=[{"name": "prefers-color-scheme", "value": "dark" if on else "light"}])
+
+    def language(self, lang: str) -> None:
+        """The browser's language: navigator.language, Accept-Language and Intl's default."""
+        ua = self.evaluate("navigator.userAgent").replace("HeadlessChrome", "Chrome")
+        self.call("Network.setUserAgentOverride", userAgent=ua, acceptLanguage=lang)
+        self.call("Emulation.setLocaleOverride", locale=lang)
+
+    def drag(self, x1: float, y1: float, x2: float, y2: float) -> None:
+        """A real mouse drag (press, moves, release), as a person zooms a chart."""
+        self.call("Input.dispatchMouseEvent", type="mouseMoved", x=x1, y=y1)
+        self.call("Input.dispatchMouseEvent", type="mousePressed", x=x1, y=y1, button="left", clickCount=1)
+        for i in range(1, 6):
+            self.call("Input.dispatchMouseEvent", type="mouseMoved", x=x1 + (x2 - x1) * i / 5, y=y1 + (y2 - y1) * i / 5,
+                      button="left", buttons=1)
+        self.call("Input.dispatchMouseEvent", type="mouseReleased", x=x2, y=y2, button="left", clickCount=1)
 
     def screenshot(self, path: Path) -> None:
         data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]

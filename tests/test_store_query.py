@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from pyhm.localtime import midnight_ms, period_range, zone
 from pyhm.simulator import SimulatedMeter
-from pyhm.store import SCHEMA_VERSION, Query
+from pyhm.store import SCHEMA_VERSION, Query, Writer
 from pyhm.store.query import NotFound
 from pyhm.store.rollup import DAY_MS, HOUR_MS, MINUTE_MS
 from storehelp import T0, Clock, feed, reading, writer
@@ -110,5 +111,60 @@ def test_the_series_a_single_reading_makes(tmp_path: Path) -> None:
     q = Query(tmp_path / "one.db")
     energy = q.find_series(q.meters()[0].id, "1-0:1.8.0*255")
     assert q.chart(energy, T0 - HOUR_MS, T0 + HOUR_MS, 100)[1][0].value == Decimal("42.0")
+    q.close()
+    w.close()
+
+
+def _counter_db(path: Path, start_ms: int, minutes: int, step_ms: int = MINUTE_MS, wh_per_step: int = 6) -> Writer:
+    """A counter in Wh rising ``wh_per_step`` with every telegram, through the real writer."""
+    clock = Clock(start_ms)
+    w = writer(path, clock)
+    for i in range(minutes * MINUTE_MS // step_ms):
+        clock.ms = start_ms + i * step_ms
+        w.add(SERVER, [reading("1-0:1.8.0*255", str(100_000 + i * wh_per_step), 30)], clock.ms)
+        if i % 60 == 59:
+            w.commit()
+    w.commit()
+    return w
+
+
+@pytest.mark.parametrize("first, totals", [
+    (date(2026, 3, 28), [8640, 8280, 8640]),   # 29 March: 23 hours
+    (date(2026, 10, 24), [8640, 9000, 8640]),  # 25 October: 25 hours
+])
+def test_day_totals_across_daylight_saving(tmp_path: Path, first: date, totals: list) -> None:
+    berlin = zone("Europe/Berlin")
+    start = midnight_ms(first, berlin) - HOUR_MS  # from an hour before the first day
+    end = midnight_ms(first + timedelta(days=3), berlin) + HOUR_MS
+    w = _counter_db(tmp_path / "dst.db", start, (end - start) // MINUTE_MS)
+    w.commit(end + 10 * MINUTE_MS)
+    w.close()
+    q = Query(tmp_path / "dst.db", berlin)
+    energy = q.find_series(q.meters()[0].id, "1-0:1.8.0*255")
+    days = q.consumption(energy, "day", midnight_ms(first, berlin), midnight_ms(first + timedelta(days=3), berlin))
+    assert days == [(first + timedelta(days=i), Decimal(t)) for i, t in enumerate(totals)]
+    # The same hours grouped by a fixed offset (the old way) put an hour into the wrong day.
+    fixed = q.consumption(energy, "day", midnight_ms(first, berlin), midnight_ms(first + timedelta(days=3), berlin),
+                          timezone(timedelta(hours=1)))
+    assert [v for _, v in fixed] != totals
+    (month,) = q.consumption(energy, "month", midnight_ms(first, berlin), midnight_ms(first + timedelta(days=3), berlin))
+    assert month == (first.replace(day=1), Decimal(sum(totals)))
+    q.close()
+
+
+def test_totals_run_to_the_newest_reading(tmp_path: Path) -> None:
+    """The open minute (not yet in any rollup) counts: today's total is the counter's rise."""
+    utc = timezone.utc
+    w = _counter_db(tmp_path / "open.db", T0 + 10 * HOUR_MS, 3, step_ms=1000, wh_per_step=1)
+    q = Query(tmp_path / "open.db", utc)
+    energy = q.find_series(q.meters()[0].id, "1-0:1.8.0*255")
+    last = [Decimal(v).scaleb(e) for _, v, e in q.raw(energy, 0, 2**62)][-1]
+    assert q.db.execute("SELECT count(*) FROM rollup_minute").fetchone()[0] == 2  # the third minute is open
+    start, end = period_range(T0 + 10 * HOUR_MS, "day", utc)
+    ((_, today),) = q.consumption(energy, "day", start, end)
+    assert today == last - Decimal(100_000) == Decimal(179)
+    # A range that starts inside the open minute counts from the reading before it.
+    ((_, tail),) = q.consumption(energy, "day", T0 + 10 * HOUR_MS + 150_000, end)
+    assert tail == Decimal(30)
     q.close()
     w.close()

@@ -74,7 +74,7 @@ def test_status_and_healthz(server: Server) -> None:
     status, data = server.get_json("/api/status")
     assert status == 200 and data["database"]["meters_rows"] == 2 and data["versions"]["bottle"].startswith("0.13")
     status, health = server.get_json("/healthz", auth=None)  # no login needed
-    assert status == 200 and health["status"] == "ok" and health["age_s"] < 60
+    assert status == 503 and health["status"] == "stale" and 20 <= health["age_s"] < 60  # stopped 20 s ago
 
 
 def test_export(server: Server) -> None:

@@ -8,7 +8,7 @@ import ssl
 import threading
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from pyhm.config import Config, DatabaseConfig, WebConfig
 from pyhm.simulator import SimulatedMeter
@@ -20,9 +20,9 @@ from webproc import https_request
 PASSWORD = "correct horse battery"
 
 
-def build_db(path: Path, now_ms: int, day: bool = True) -> None:
+def build_db(path: Path, now_ms: int, day: bool = True) -> List[SimulatedMeter]:
     """Two meters: a day at one telegram a minute, then the last hour at one a second
-    (without ``day``: only the last five minutes)."""
+    (without ``day``: only the last five minutes). Returns the meters, to go on with them."""
     seconds = 3_600 if day else 300
     clock = Clock(now_ms - (86_400_000 if day else 0) - seconds * 1000)
     w = writer(path, clock)
@@ -32,14 +32,16 @@ def build_db(path: Path, now_ms: int, day: bool = True) -> None:
     feed(w, clock, meters, seconds - 5)
     w.set_meter(meters[0].server_id, "House", "cellar")
     w.close()
+    return meters
 
 
 class Server:
     """pyhm's web service on 127.0.0.1 (a free port), over real TLS, in a thread."""
 
     def __init__(self, tmp: Path, db: Optional[Path] = None, password: Optional[str] = PASSWORD,
-                 start: bool = True) -> None:
+                 start: bool = True, timezone: Optional[str] = None) -> None:
         self.config = Config(
+            timezone=timezone,
             database=DatabaseConfig(path=db or tmp / "pyhm.db"),
             web=WebConfig(listen="127.0.0.1", port=0, certificate=tmp / "tls" / "cert.pem", key=tmp / "tls" / "key.pem",
                           credentials=tmp / "credentials.json"),

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import sqlite3
 
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import date, datetime, timezone, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
+from pyhm.localtime import PERIODS, period_of, zone
 from pyhm.obis import obis_name, unit_symbol
 from pyhm.store.codec import Layout, parse_spec
 from pyhm.store.live import Live, LiveReader
@@ -27,7 +28,6 @@ from pyhm.store.schema import connect
 
 RAW_ROWS_PER_POINT = 4  # raw telegrams are read for ranges up to points * this many seconds
 ROLLUP_ROWS_PER_POINT = 10
-PERIODS = ("day", "week", "month", "year")
 
 
 class Point(NamedTuple):
@@ -81,10 +81,11 @@ def point_of(agg: Agg) -> Point:
 
 
 class Query:
-    """Read-only access to a pyhm database."""
+    """Read-only access to a pyhm database; ``tz`` is the household's zone (default: the host's)."""
 
-    def __init__(self, path: Union[str, Path]) -> None:
+    def __init__(self, path: Union[str, Path], tz: Optional[tzinfo] = None) -> None:
         self.path = Path(path)
+        self.tz = tz or zone()
         self.db = connect(self.path, readonly=True)
         self._layouts: Dict[int, Layout] = {}
         self._live_reader: Optional[LiveReader] = None
@@ -269,39 +270,36 @@ class Query:
 
     def consumption(self, series: Series, period: str, from_ms: int, to_ms: int,
                     tz: Optional[tzinfo] = None) -> List[Tuple[date, Decimal]]:
-        """What a counter counted per local day, week (from Monday), month or year.
+        """What a counter counted per local day, week (from Monday), month or year, by the
+        real zone (a local day has 23, 24 or 25 hours); up to the newest reading.
 
-        Built from the hourly increases, then the samples after the newest rollup (committed
-        or live), so that a total runs up to the newest reading. A reset or a replaced counter
-        adds nothing negative.
+        Built from the hourly increases, then the samples after the newest written rollup
+        (committed or live). A reset or a replaced counter adds nothing negative.
         """
         if series.kind != "counter":
             raise NotFound(f"{series.obis} is not a counter")
         if period not in PERIODS:
             raise ValueError(f"period must be one of {', '.join(PERIODS)}")
-        tz = tz or datetime.now().astimezone().tzinfo
+        tz = tz or self.tz
         totals: Dict[date, Agg] = {}
+
+        def total(ts_ms: int, exp: int) -> Agg:
+            key = period_of(ts_ms, period, tz)  # type: ignore[arg-type]
+            agg = totals.get(key)
+            if agg is None:
+                agg = totals[key] = Agg(0, True, exp)
+            return agg
+
         for agg in self.rollups(series, "hour", from_ms, to_ms):
-            key = period_start(datetime.fromtimestamp(agg.start / 1000, tz).date(), period)
-            total = totals.get(key)
-            if total is None:
-                total = totals[key] = Agg(0, True, agg.exp)
-            total.merge(agg)
-        row = self.db.execute("SELECT * FROM rollup_minute WHERE series_id = ? ORDER BY ts_ms DESC LIMIT 1",
-                              (series.id,)).fetchone()
-        prev: Optional[Tuple[int, int]] = None
-        tail_from = from_ms
-        if row is not None:
-            closed = Agg.from_row(True, row)
-            tail_from = max(from_ms, closed.start + MINUTE_MS)
-            if closed.last is not None:
-                prev = (closed.last, closed.exp)
-        for ts, v, exp in self.raw(series, tail_from, to_ms):
-            key = period_start(datetime.fromtimestamp(ts / 1000, tz).date(), period)
-            total = totals.get(key)
-            if total is None:
-                total = totals[key] = Agg(0, True, exp)
-            total.add(v, exp, prev)
+            total(agg.start, agg.exp).merge(agg)
+        # What the written rollups do not hold yet (they are written once an hour, and the open
+        # minute never): from the raw and live samples, from the last written minute's value on.
+        closed = self.db.execute("SELECT ts_ms, exp, vlast FROM rollup_minute WHERE series_id = ? ORDER BY ts_ms DESC LIMIT 1",
+                                 (series.id,)).fetchone()
+        prev = None if closed is None or closed[2] is None else (int(closed[2]), closed[1])
+        for ts, v, exp in self.raw(series, from_ms if closed is None else closed[0] + MINUTE_MS, to_ms):
+            if ts >= from_ms:
+                total(ts, exp).add(v, exp, prev)
             prev = (v, exp)
         return [(key, decimal(t.inc, t.exp)) for key, t in sorted(totals.items())]  # type: ignore[misc]
 
@@ -403,17 +401,6 @@ class Query:
         out["oldest_raw_ms"], out["newest_raw_ms"] = self.db.execute(
             "SELECT MIN(ts_ms), MAX(ts_ms) FROM telegrams").fetchone()
         return out
-
-
-def period_start(day: date, period: str) -> date:
-    """The first day of the day, week (Monday), month or year that ``day`` lies in."""
-    if period == "day":
-        return day
-    if period == "week":
-        return day - timedelta(days=day.weekday())
-    if period == "month":
-        return day.replace(day=1)
-    return day.replace(month=1, day=1)
 
 
 def utc_ms(dt: datetime) -> int:

@@ -8,21 +8,21 @@ from __future__ import annotations
 import platform
 import sqlite3
 import time
-from datetime import datetime
+from datetime import tzinfo
 from decimal import Decimal
 from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
-from pyhm import __version__
+from pyhm import __version__, localtime
 from pyhm.decode import value_text
 from pyhm.export import parse_time
 from pyhm.obis import parse_obis
 from pyhm.store import Query
-from pyhm.store.query import PERIODS, Meter, NotFound, Series, utc_ms
+from pyhm.store.query import PERIODS, Meter, NotFound, Series
 
 T = TypeVar("T")
 IMPORT, EXPORT, POWER = "1-0:1.8.0*255", "1-0:2.8.0*255", "1-0:16.7.0*255"
 PHASES = ("1-0:36.7.0*255", "1-0:56.7.0*255", "1-0:76.7.0*255")
-FRESH_S = 60  # data older than this is stale for /healthz
+FRESH_S = 15  # data older than this (a few missed telegrams) is stale for /healthz
 ALIVE_S = 15  # the acquisition service commits every second
 LAST_MS = 253370764800000  # 9999-01-01 UTC: a local day, month or year after any time asked stays in year 9999
 
@@ -36,10 +36,11 @@ class BadParameter(ValueError):
         self.message = message
 
 
-def iso(ts_ms: Optional[int]) -> Optional[str]:
+def iso(ts_ms: Optional[int], tz: tzinfo) -> Optional[str]:
+    """A stored time in the household's zone, with its offset."""
     if ts_ms is None:
         return None
-    return datetime.fromtimestamp(ts_ms / 1000).astimezone().isoformat(timespec="seconds")
+    return localtime.local(ts_ms, tz).isoformat(timespec="seconds")
 
 
 def checked(name: str, raw: Optional[str], parse: Callable[[str], T], default: Optional[T] = None) -> T:
@@ -56,21 +57,24 @@ def checked(name: str, raw: Optional[str], parse: Callable[[str], T], default: O
         raise BadParameter(name, str(exc)) from None
 
 
-def time_ms(text: str) -> int:
-    """ISO 8601 (local time without an offset), or milliseconds since the epoch."""
+def time_ms(text: str, tz: tzinfo) -> int:
+    """ISO 8601 (without an offset: a wall time in the household's zone ``tz``), or
+    milliseconds since the epoch."""
     if text.lstrip("-").isdigit():
         value = int(text)
     else:
-        value = utc_ms(parse_time(text))
+        value = localtime.to_ms(parse_time(text), tz)
     if not 0 <= value < LAST_MS:
         raise ValueError("must be from 1970 to 9998")
     return value
 
 
-def time_range(params: Any, default_span_ms: int) -> Tuple[int, int]:
+def time_range(params: Any, default_span_ms: int, tz: tzinfo) -> Tuple[int, int]:
     """``from`` and ``to`` of a request: ``to`` defaults to now, ``from`` to a span before it."""
-    end = checked("to", params.get("to"), time_ms, int(time.time() * 1000))
-    start = checked("from", params.get("from"), time_ms, end - default_span_ms)
+    def parse(text: str) -> int:
+        return time_ms(text, tz)
+    end = checked("to", params.get("to"), parse, int(time.time() * 1000))
+    start = checked("from", params.get("from"), parse, end - default_span_ms)
     return start, end
 
 
@@ -101,19 +105,21 @@ def series_of(q: Query, meter: Meter, code: str) -> Series:
     return q.find_series(meter.id, code)  # NotFound → 404
 
 
-def _latest_value(latest: Dict[str, Dict[str, Any]], code: str) -> Optional[Dict[str, Any]]:
+def _latest_value(latest: Dict[str, Dict[str, Any]], code: str, tz: tzinfo) -> Optional[Dict[str, Any]]:
     entry = latest.get(code)
     if entry is None:
         return None
-    return {"value": value_text(entry["value"]), "unit": entry["unit"], "time": iso(entry["ts_ms"])}
+    return {"value": value_text(entry["value"]), "unit": entry["unit"], "time": iso(entry["ts_ms"], tz)}
 
 
-def _energy_since(q: Query, meter: Meter, code: str, start: datetime, kind: str) -> Optional[Decimal]:
+def _energy_this(q: Query, meter: Meter, code: str, period: str, now_ms: int) -> Optional[Decimal]:
+    """What a counter counted in this local day or month, up to its newest reading."""
     try:
         s = q.find_series(meter.id, code)
     except NotFound:
         return None
-    rows = q.consumption(s, kind, utc_ms(start), int(time.time() * 1000) + 1)
+    start, end = localtime.period_range(now_ms, period, q.tz)
+    rows = q.consumption(s, period, start, end)
     return sum((v for _, v in rows), Decimal(0))
 
 
@@ -121,9 +127,7 @@ def meter_summary(q: Query, meter: Meter, heads: Optional[List[Dict[str, Any]]] 
     """One dashboard card: power now (by sign, per phase), energy today and this month, age, head."""
     latest = q.latest(meter.id)
     last = q.last_seen_ms(meter.id)
-    now = datetime.now().astimezone()
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    month = today.replace(day=1)
+    now = int(time.time() * 1000)
     head = next((h for h in heads or [] if h.get("server_id") == meter.server_id), None)
     return {
         "id": meter.id,
@@ -131,14 +135,14 @@ def meter_summary(q: Query, meter: Meter, heads: Optional[List[Dict[str, Any]]] 
         "name": meter.name,
         "note": meter.note,
         "label": meter.label,
-        "last_seen": iso(last),
+        "last_seen": iso(last, q.tz),
         "age_s": None if last is None else round(time.time() - last / 1000, 1),
-        "power": _latest_value(latest, POWER),
-        "phases": [_latest_value(latest, code) for code in PHASES if code in latest],
-        "today": {"import": _energy_since(q, meter, IMPORT, today, "day"),
-                  "export": _energy_since(q, meter, EXPORT, today, "day")},
-        "month": {"import": _energy_since(q, meter, IMPORT, month, "month"),
-                  "export": _energy_since(q, meter, EXPORT, month, "month")},
+        "power": _latest_value(latest, POWER, q.tz),
+        "phases": [_latest_value(latest, code, q.tz) for code in PHASES if code in latest],
+        "today": {"import": _energy_this(q, meter, IMPORT, "day", now),
+                  "export": _energy_this(q, meter, EXPORT, "day", now)},
+        "month": {"import": _energy_this(q, meter, IMPORT, "month", now),
+                  "export": _energy_this(q, meter, EXPORT, "month", now)},
         "head": None if head is None else {"serial": head["serial"], "state": head["state"], "present": bool(head["present"])},
     }
 
@@ -146,7 +150,7 @@ def meter_summary(q: Query, meter: Meter, heads: Optional[List[Dict[str, Any]]] 
 def acquisition(q: Query) -> Dict[str, Any]:
     alive = q.writer_alive_ms()
     age = None if alive is None else time.time() - alive / 1000
-    return {"running": age is not None and age < ALIVE_S, "last_commit": iso(alive),
+    return {"running": age is not None and age < ALIVE_S, "last_commit": iso(alive, q.tz),
             "age_s": None if age is None else round(age, 1)}
 
 
@@ -161,7 +165,7 @@ def meter_detail(q: Query, ref: str) -> Dict[str, Any]:
     latest = q.latest(m.id)
     out["series"] = [
         {"obis": s.obis, "name": s.name, "unit": s.unit_symbol, "kind": s.kind,
-         "latest": _latest_value(latest, s.obis)}
+         "latest": _latest_value(latest, s.obis, q.tz)}
         for s in q.series_of(m.id)
     ]
     return out
@@ -177,8 +181,8 @@ def series(q: Query, meter: str, code: str, start: int, end: int, n: int) -> Dic
     level, pts = q.chart(s, start, end, n)
     return {
         "meter": m.id, "obis": s.obis, "name": s.name, "unit": s.unit_symbol, "kind": s.kind,
-        "resolution": level, "from": iso(start), "to": iso(end),
-        "points": [{"time": iso(p.ts_ms), "t": p.ts_ms, "value": p.value, "min": p.min, "max": p.max} for p in pts],
+        "resolution": level, "from": iso(start, q.tz), "to": iso(end, q.tz),
+        "points": [{"time": iso(p.ts_ms, q.tz), "t": p.ts_ms, "value": p.value, "min": p.min, "max": p.max} for p in pts],
     }
 
 
@@ -191,7 +195,7 @@ def consumption(q: Query, meter: str, code: str, kind: str, start: int, end: int
         raise BadParameter("obis", "is not an energy counter")
     rows = q.consumption(s, kind, start, end)
     return {"meter": m.id, "obis": s.obis, "name": s.name, "unit": s.unit_symbol, "period": kind,
-            "values": [{"start": d.isoformat(), "value": v} for d, v in rows]}
+            "values": [{"start": d.isoformat(), "t": localtime.midnight_ms(d, q.tz), "value": v} for d, v in rows]}
 
 
 def status(q: Optional[Query]) -> Dict[str, Any]:
@@ -210,13 +214,13 @@ def status(q: Optional[Query]) -> Dict[str, Any]:
             "serial": h["serial"], "device": h["device"], "present": bool(h["present"]), "state": h["state"],
             "meter": h["server_id"].hex() if h["server_id"] else None,
             "frames_ok": h["frames_ok"], "frames_bad": h["frames_bad"], "bytes_skipped": h["bytes_skipped"],
-            "last_frame": iso(h["last_frame_ms"]), "last_seen": iso(h["last_seen_ms"]), "last_error": h["last_error"],
+            "last_frame": iso(h["last_frame_ms"], q.tz), "last_seen": iso(h["last_seen_ms"], q.tz), "last_error": h["last_error"],
             "last_hour": {"frames_ok": sum(m[1] for m in minutes), "frames_bad": sum(m[2] for m in minutes),
                           "bytes_skipped": sum(m[3] for m in minutes)},
         })
     stats = q.stats()
     database = {k: v for k, v in stats.items() if not k.endswith("_ms")}
-    database["oldest_raw"], database["newest_raw"] = iso(stats["oldest_raw_ms"]), iso(stats["newest_raw_ms"])
+    database["oldest_raw"], database["newest_raw"] = iso(stats["oldest_raw_ms"], q.tz), iso(stats["newest_raw_ms"], q.tz)
     return {"database": database, "acquisition": acquisition(q), "heads": heads, "versions": versions}
 
 
@@ -229,5 +233,5 @@ def health(q: Optional[Query]) -> Dict[str, Any]:
         return {"status": "no-data", "fresh": False}
     age = time.time() - newest / 1000
     fresh = age < FRESH_S
-    return {"status": "ok" if fresh else "stale", "fresh": fresh, "newest_telegram": iso(newest), "age_s": round(age, 1),
+    return {"status": "ok" if fresh else "stale", "fresh": fresh, "newest_telegram": iso(newest, q.tz), "age_s": round(age, 1),
             "acquisition": acquisition(q)}

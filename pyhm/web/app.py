@@ -16,13 +16,14 @@ import sqlite3
 import threading
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, Optional
 from urllib.parse import quote
 
 import bottle
 
 from pyhm import exactjson, export
 from pyhm.config import Config
+from pyhm.localtime import zone, zone_name
 from pyhm.store import Query, SchemaError
 from pyhm.store.query import NotFound
 from pyhm.web import api
@@ -93,6 +94,7 @@ class Web:
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        self.tz = zone(config.timezone)
         self.auth = Auth(config.web.credentials, config.web.session_days * 86400)
         self.assets = {name: (_package_file(path), kind) for name, (path, kind) in ASSETS.items()}
         self.templates = {name: _package_file(f"templates/{name}.tpl").decode() for name in
@@ -115,7 +117,7 @@ class Web:
         if q is None:
             path = self.config.database.path
             try:
-                q = self._local.query = Query(path)
+                q = self._local.query = Query(path, self.tz)
             except SchemaError as exc:
                 if _not_made_yet(Path(path)):
                     return None
@@ -156,7 +158,7 @@ class Web:
     def render(self, name: str, **values: Any) -> str:
         body = bottle.template(self.templates[name], **values)
         return bottle.template(self.templates["base"], body=body, title=values.get("title", "pyhm"),
-                               nav=values.get("nav", True))
+                               nav=values.get("nav", True), tz=zone_name(self.tz), stale=api.FRESH_S)
 
     @staticmethod
     def client() -> str:
@@ -257,12 +259,12 @@ class Web:
         return route
 
     def _series(self, q: Query, p: Any) -> Dict[str, Any]:
-        start, end = api.time_range(p, 86_400_000)
+        start, end = api.time_range(p, 86_400_000, self.tz)
         return api.series(q, api.checked("meter", p.get("meter"), str), api.checked("obis", p.get("obis"), api.obis),
                           start, end, api.checked("points", p.get("points"), api.points, 1000))
 
     def _consumption(self, q: Query, p: Any) -> Dict[str, Any]:
-        start, end = api.time_range(p, 30 * 86_400_000)
+        start, end = api.time_range(p, 30 * 86_400_000, self.tz)
         return api.consumption(q, api.checked("meter", p.get("meter"), str),
                                api.checked("obis", p.get("obis"), api.obis, api.IMPORT),
                                api.checked("period", p.get("period"), api.period, "day"), start, end)
@@ -273,7 +275,7 @@ class Web:
         if q is None:
             return self.error(503, "no database yet")
         try:
-            start, end = api.time_range(p, 86_400_000)
+            start, end = api.time_range(p, 86_400_000, self.tz)
             fmt = api.checked("format", p.get("format"), _choice("csv", "json"), "csv")
             resolution = api.checked("resolution", p.get("resolution"), _choice(*export.RESOLUTIONS), "raw")
             meter = api.meter_of(q, api.checked("meter", p.get("meter"), str))
@@ -354,7 +356,7 @@ class Web:
     def dashboard(self) -> str:
         q = self.query()
         data = self.summary.get(q) if q is not None else {"meters": [], "acquisition": {"running": False}}
-        return self.render("dashboard", title="pyhm", data=data, fmt=_fmt)
+        return self.render("dashboard", title="pyhm", data=data)
 
     def meter_page(self, ref: str) -> str:
         q = self.query()
@@ -364,10 +366,10 @@ class Web:
             detail = api.meter_detail(q, ref)
         except (NotFound, api.BadParameter) as exc:
             raise bottle.HTTPError(404, str(exc))
-        return self.render("meter", title=f"pyhm · {detail['label']}", meter=detail, fmt=_fmt)
+        return self.render("meter", title=f"pyhm · {detail['label']}", meter=detail)
 
     def status_page(self) -> str:
-        return self.render("status", title="pyhm · status", data=api.status(self.query()), fmt=_fmt)
+        return self.render("status", title="pyhm · status", data=api.status(self.query()))
 
 
 def _not_made_yet(path: Path) -> bool:
@@ -422,9 +424,4 @@ def _choice(*options: str) -> Callable[[str], str]:
     return parse
 
 
-def _fmt(value: Any, digits: int = 0, scale: float = 1) -> str:
-    """A number for a page: thousands separated, fixed decimals; '–' for none."""
-    if value is None:
-        return "–"
-    return f"{float(value) / scale:,.{digits}f}".replace(",", "\u202f")
 

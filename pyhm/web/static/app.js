@@ -1,5 +1,54 @@
-// pyhm web UI: live dashboard cards, charts (uPlot), consumption bars. No inline script: CSP.
+// pyhm web UI: live dashboard cards, charts (uPlot), consumption bars, login countdown.
+// No inline script (CSP). The server renders raw numbers (data-num) and ISO times (<time>);
+// everything a person reads is formatted here, in one locale (the browser's language) and in
+// the household's time zone (<html data-tz>).
 "use strict";
+
+const ROOT = document.documentElement;
+const LOCALE = navigator.language || "en";
+const TZ = ROOT.dataset.tz || "UTC";
+const STALE_S = Number(ROOT.dataset.stale || 15);
+
+// --- formatting --------------------------------------------------------------------------------
+
+const numberFormats = new Map();
+const decimalsOf = (v) => { const m = String(v).match(/\.(\d+)/); return m ? m[1].length : 0; };
+const num = (v, digits, scale = 1) => {
+  if (v === null || v === undefined || v === "" || Number.isNaN(Number(v))) return "–";
+  const d = digits === undefined ? decimalsOf(v) : digits;
+  let f = numberFormats.get(d);
+  if (!f) {
+    f = new Intl.NumberFormat(LOCALE, { minimumFractionDigits: d, maximumFractionDigits: d });
+    numberFormats.set(d, f);
+  }
+  return f.format(Number(v) / scale);
+};
+const dateFormat = (opts) => {
+  try { return new Intl.DateTimeFormat(LOCALE, { timeZone: TZ, ...opts }); } catch (e) { return new Intl.DateTimeFormat(LOCALE, opts); }
+};
+const F = {
+  time: dateFormat({ hour: "2-digit", minute: "2-digit" }),
+  seconds: dateFormat({ hour: "2-digit", minute: "2-digit", second: "2-digit" }),
+  dateTime: dateFormat({ year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" }),
+  day: dateFormat({ day: "numeric", month: "short" }),
+  weekday: dateFormat({ weekday: "short", day: "numeric", month: "short" }),
+  month: dateFormat({ month: "short", year: "numeric" }),
+  year: dateFormat({ year: "numeric" }),
+};
+// Today only the time, else date and time: how old a value is, at a glance.
+const today = (ms) => F.day.format(ms) === F.day.format(Date.now());
+const since = (ms) => (today(ms) ? F.time : F.dateTime).format(ms);
+const recent = (ms) => (today(ms) ? F.seconds : F.dateTime).format(ms);
+
+function localize(root) {
+  root.querySelectorAll("[data-num]").forEach((e) => {
+    e.textContent = num(e.dataset.num, e.dataset.digits === undefined ? undefined : Number(e.dataset.digits), Number(e.dataset.scale || 1));
+  });
+  root.querySelectorAll("time[datetime]").forEach((e) => {
+    const ms = Date.parse(e.getAttribute("datetime"));
+    if (!Number.isNaN(ms)) e.textContent = e.dataset.format === "recent" ? recent(ms) : F.dateTime.format(ms);
+  });
+}
 
 const api = async (path) => {
   const res = await fetch(path, { headers: { "X-Requested-With": "pyhm" }, credentials: "same-origin" });
@@ -8,13 +57,24 @@ const api = async (path) => {
   return res.json();
 };
 
-const fmt = (v, digits = 0, scale = 1) =>
-  v === null || v === undefined ? "–" :
-  (Number(v) / scale).toLocaleString(undefined, { minimumFractionDigits: digits, maximumFractionDigits: digits });
+// A value that stopped arriving must not look live: grey it and say since when.
+function markStale(box, lastIso, ageS) {
+  const stale = ageS === null || ageS === undefined || ageS > STALE_S;
+  box.classList.toggle("stale", stale);
+  const note = box.querySelector("[data-field=stale]");
+  if (note) {
+    const last = lastIso ? Date.parse(lastIso) : NaN;
+    note.textContent = !stale ? "" : Number.isNaN(last) ? "no data yet" : `no data since ${since(last)}`;
+    note.hidden = !stale;
+  }
+}
+
+const ageOf = (e) => (e.dataset.age === "" || e.dataset.age === undefined ? null : Number(e.dataset.age));
 
 // --- dashboard -------------------------------------------------------------------------------
 
 function dashboard(root) {
+  root.querySelectorAll("[data-meter]").forEach((card) => markStale(card, card.dataset.last, ageOf(card)));
   const every = Number(root.dataset.refresh || 5) * 1000;
   const tick = async () => {
     try {
@@ -25,84 +85,208 @@ function dashboard(root) {
       for (const m of data.meters) {
         const card = document.querySelector(`[data-meter="${m.id}"]`);
         const set = (field, text) => { const e = card.querySelector(`[data-field="${field}"]`); if (e) e.textContent = text; };
-        set("power", fmt(m.power && m.power.value));
+        set("power", num(m.power && m.power.value, 0));
         set("direction", m.power ? (m.power.value < 0 ? "export" : "import") : "");
-        set("phases", m.phases.map((p) => fmt(p.value) + " W").join(" · "));
-        set("today-import", fmt(m.today.import, 2, 1000));
-        set("today-export", fmt(m.today.export, 2, 1000));
-        set("month-import", fmt(m.month.import, 1, 1000));
-        set("month-export", fmt(m.month.export, 1, 1000));
-        set("age", m.age_s === null ? "never" : fmt(m.age_s) + " s ago");
+        set("phases", m.phases.map((p) => num(p.value, 0) + " W").join(" · "));
+        set("today-import", num(m.today.import, 2, 1000));
+        set("today-export", num(m.today.export, 2, 1000));
+        set("month-import", num(m.month.import, 1, 1000));
+        set("month-export", num(m.month.export, 1, 1000));
+        set("age", m.last_seen ? recent(Date.parse(m.last_seen)) : "never");
         set("head", m.head ? `${m.head.serial} (${m.head.state})` : "–");
+        markStale(card, m.last_seen, m.age_s);
       }
     } catch (e) { console.warn("refresh failed:", e.message); }
   };
   setInterval(tick, every);
 }
 
-// --- meter page ------------------------------------------------------------------------------
+// --- charts ----------------------------------------------------------------------------------
 
-const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
-const palette = ["#1f6feb", "#d4690b", "#1a7f37", "#8250df", "#cf222e", "#0a7ea4", "#9a6700", "#bf3989"];
-const toLocalInput = (ms) => { const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60000); return d.toISOString().slice(0, 16); };
+const css = (name) => getComputedStyle(ROOT).getPropertyValue(name).trim();
+const PALETTE_LIGHT = ["#0b5cd5", "#b35300", "#1a7f37", "#8250df", "#cf222e", "#0a7489", "#7d5a00", "#bf3989", "#57606a", "#6639ba"];
+const PALETTE_DARK = ["#6cb6ff", "#f0883e", "#56d364", "#c297ff", "#ff7b72", "#39c5cf", "#e3b341", "#f778ba", "#adbac7", "#a5a3ff"];
+const dark = matchMedia("(prefers-color-scheme: dark)");
+const colour = (i) => (dark.matches ? PALETTE_DARK : PALETTE_LIGHT)[i % PALETTE_LIGHT.length];
+const toLocalInput = (ms) => {
+  // The household's wall time for <input type=datetime-local>.
+  const p = Object.fromEntries(dateFormat({ year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
+    .formatToParts(ms).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}`;
+};
+
+// Tick labels in the page's locale and zone; the labels drawn last are kept for tests.
+function timeValues(u, splits, axisIdx, space, incr) {
+  const f = incr >= 360 * 86400 ? F.year : incr >= 28 * 86400 ? F.month : incr >= 86400 ? F.day : F.time;
+  let day = null;
+  const labels = splits.map((s) => {
+    const ms = s * 1000;
+    let text = f.format(ms);
+    if (f === F.time) {
+      const d = F.day.format(ms);
+      if (d !== day) { text += "\n" + d; day = d; }
+    }
+    return text;
+  });
+  u.root.dataset.xticks = labels.join("|");
+  return labels;
+}
+const numberValues = (u, splits) => {
+  const step = splits.length > 1 ? Math.abs(splits[1] - splits[0]) : 1;
+  const digits = step > 0 && step < 1 ? Math.min(6, Math.ceil(-Math.log10(step))) : 0;
+  return splits.map((v) => num(v, digits));
+};
+const axisStyle = () => ({ stroke: css("--muted"), grid: { stroke: css("--grid"), width: 1 }, ticks: { stroke: css("--grid") } });
+
+// One series' points as [seconds, value] with a null where no telegram came for more than a
+// few intervals: a gap is drawn as a gap, never as a straight line across it.
+function withGaps(points) {
+  const ts = points.map((p) => p.t);
+  const steps = ts.slice(1).map((t, i) => t - ts[i]).sort((a, b) => a - b);
+  const usual = steps.length ? steps[Math.floor(steps.length / 2)] : 0;
+  const out = [];
+  let gaps = 0;
+  points.forEach((p, i) => {
+    if (i && usual > 0 && p.t - points[i - 1].t > 3.5 * usual) { out.push([(points[i - 1].t + usual) / 1000, null]); gaps += 1; }
+    out.push([p.t / 1000, Number(p.value)]);
+  });
+  return { rows: out, gaps };
+}
+
+function chartTable(table, head, xs, columns, xFormat) {
+  table.replaceChildren();
+  const tr = document.createElement("tr");
+  for (const h of head) { const th = document.createElement("th"); th.textContent = h; th.scope = "col"; tr.append(th); }
+  const thead = document.createElement("thead"); thead.append(tr);
+  const tbody = document.createElement("tbody");
+  xs.forEach((x, i) => {
+    if (columns.every((c) => c[i] === null || c[i] === undefined)) return;
+    const row = document.createElement("tr");
+    const th = document.createElement("th"); th.scope = "row"; th.textContent = xFormat(x * 1000); row.append(th);
+    for (const c of columns) { const td = document.createElement("td"); td.className = "num"; td.textContent = num(c[i], c.digits); row.append(td); }
+    tbody.append(row);
+  });
+  table.append(thead, tbody);
+}
+
+// What a chart shows, once drawn: for the tests and for anyone inspecting the page.
+const drawn = (box) => (u) => {
+  box.dataset.grid = css("--grid");
+  box.dataset.xmin = String(Math.round(u.scales.x.min * 1000));
+  box.dataset.xmax = String(Math.round(u.scales.x.max * 1000));
+};
 
 function meterPage(root) {
   const meter = root.dataset.meter;
   const chartBox = document.getElementById("chart");
   const barsBox = document.getElementById("bars");
-  let range = { to: Date.now(), span: 86400 * 1000 };
-  let plot = null, bars = null;
+  const presets = [...document.querySelectorAll("[data-range]")];
+  const boxes = [...document.querySelectorAll("#series input[type=checkbox]")];
+  boxes.forEach((b, i) => { b.dataset.colour = String(i); });  // a fixed colour per series
+  const paintSwatches = () => boxes.forEach((b, i) => { const s = b.parentElement.querySelector(".swatch"); if (s) s.style.background = colour(i); });
+  let range = { from: 0, to: 0 };
+  let preset = 86400;
+  let plot = null, bars = null, drawing = 0;
+  let tableData = null, barsTable = null;
 
-  const checked = () => [...document.querySelectorAll("#series input:checked")];
-  const width = (box) => Math.max(300, box.clientWidth);
+  const width = (box) => Math.max(240, box.clientWidth);
+  const setPreset = (seconds) => {
+    preset = seconds;
+    presets.forEach((b) => b.setAttribute("aria-pressed", String(Number(b.dataset.range) === seconds)));
+  };
+  const toNow = () => { const to = Date.now(); range = { from: to - preset * 1000, to }; };
 
   async function drawChart() {
-    const from = range.to - range.span, to = range.to;
+    const ticket = ++drawing;
+    const from = Math.round(range.from), to = Math.round(range.to);
+    range = { from, to };
     document.getElementById("from").value = toLocalInput(from);
     document.getElementById("to").value = toLocalInput(to);
-    const boxes = checked();
-    const results = await Promise.all(boxes.map((b) =>
-      api(`/api/series?meter=${meter}&obis=${encodeURIComponent(b.value)}&from=${from}&to=${to}&points=${Math.min(2000, width(chartBox))}`)));
-    const times = [...new Set(results.flatMap((r) => r.points.map((p) => p.t / 1000)))].sort((a, b) => a - b);
+    const ticked = boxes.filter((b) => b.checked);
+    const n = Math.min(2000, width(chartBox));
+    const results = await Promise.all(ticked.map((b) =>
+      api(`/api/series?meter=${meter}&obis=${encodeURIComponent(b.value)}&from=${from}&to=${to}&points=${n}`)));
+    if (ticket !== drawing) return;  // a newer request superseded this one
+    let gaps = 0;
+    const rows = results.map((r) => { const g = withGaps(r.points); gaps += g.gaps; return g.rows; });
+    const times = [...new Set(rows.flatMap((rs) => rs.map((p) => p[0])))].sort((a, b) => a - b);
     const index = new Map(times.map((t, i) => [t, i]));
     const data = [times];
-    const series = [{}];
+    const series = [{ value: (u, v) => (v === null || v === undefined ? "–" : F.dateTime.format(v * 1000)) }];
     const units = [...new Set(results.map((r) => r.unit || ""))];
     results.forEach((r, i) => {
-      const col = new Array(times.length).fill(null);
-      for (const p of r.points) col[index.get(p.t / 1000)] = Number(p.value);
+      const col = new Array(times.length).fill(undefined);  // undefined: not sampled here; null: a gap
+      for (const [t, v] of rows[i]) col[index.get(t)] = v;
+      col.digits = Math.max(0, ...r.points.slice(-20).map((p) => decimalsOf(p.value)));
       data.push(col);
+      const c = Number(ticked[i].dataset.colour);
       series.push({
-        label: `${r.name || r.obis} (${r.unit || ""})`, stroke: palette[i % palette.length], width: 1.5,
-        scale: r.unit || "", spanGaps: r.kind === "counter",
+        label: `${r.name || r.obis} (${r.unit || ""})`, stroke: colour(c), width: 1.5, scale: r.unit || "", spanGaps: false,
+        value: (u, v) => num(v, col.digits),
         paths: r.kind === "counter" ? uPlot.paths.stepped({ align: 1 }) : undefined,
+        points: { show: r.points.length <= 60, size: 6 },  // a few points alone would draw no line
       });
     });
-    const axes = [{ stroke: css("--muted"), grid: { stroke: css("--line") } }];
-    units.forEach((u, i) => axes.push({ scale: u, label: u, side: i % 2 ? 1 : 3, stroke: css("--muted"), grid: { show: i === 0, stroke: css("--line") } }));
-    const total = results.reduce((n, r) => n + r.points.length, 0);
+    const axes = [{ ...axisStyle(), values: timeValues, space: 64, size: 52 }];
+    units.forEach((u, i) => axes.push({ ...axisStyle(), scale: u, label: u, side: i % 2 ? 1 : 3, values: numberValues, size: 64,
+                                        grid: { show: i === 0, stroke: css("--grid"), width: 1 } }));
+    const total = results.reduce((k, r) => k + r.points.length, 0);
     chartBox.dataset.points = String(total);
+    chartBox.dataset.gaps = String(gaps);
+    chartBox.dataset.resolution = [...new Set(results.map((r) => r.resolution))].join(",");
     document.getElementById("chart-info").textContent = results.length ?
-      `${total} points, resolution: ${[...new Set(results.map((r) => r.resolution))].join(", ")}. Drag to zoom, double-click to reset.` :
-      "Pick a series above.";
+      `${num(total, 0)} points, resolution: ${[...new Set(results.map((r) => r.resolution))].join(", ")}. Drag across the chart to zoom.` :
+      "Tick a series above.";
     const opts = {
       width: width(chartBox), height: 320, series, axes,
-      scales: Object.fromEntries(units.map((u) => [u, { auto: true }])),
-      cursor: { drag: { x: true, y: false } },
+      scales: { x: { time: true, range: () => [from / 1000, to / 1000] }, ...Object.fromEntries(units.map((u) => [u, { auto: true }])) },
+      cursor: { drag: { x: true, y: false, setScale: false } },
+      legend: { live: true },
       hooks: { setSelect: [(u) => {
         if (u.select.width < 5) return;
-        const a = u.posToVal(u.select.left, "x") * 1000, b = u.posToVal(u.select.left + u.select.width, "x") * 1000;
-        range = { to: b, span: b - a }; drawChart();
+        const a = Math.round(u.posToVal(u.select.left, "x") * 1000);
+        const b = Math.round(u.posToVal(u.select.left + u.select.width, "x") * 1000);
+        u.setSelect({ left: 0, width: 0, top: 0, height: 0 }, false);
+        if (b - a < 2000) return;
+        setPreset(null);
+        range = { from: a, to: b };
+        drawChart().catch(failed);
       }] },
     };
     if (plot) plot.destroy();
+    opts.hooks.draw = [drawn(chartBox)];
     plot = new uPlot(opts, data, chartBox);
+    tableData = { head: ["Time", ...series.slice(1).map((s) => s.label)], xs: times, cols: data.slice(1) };
+    fillChartTable();
+    downloads(ticked, from, to);
+  }
+
+  function fillChartTable() {
+    const details = document.getElementById("chart-data");
+    if (details.open && tableData) chartTable(document.getElementById("chart-table"), tableData.head, tableData.xs, tableData.cols, F.dateTime.format);
+  }
+
+  function downloads(ticked, from, to) {
+    const box = document.getElementById("downloads");
+    box.replaceChildren();
+    box.hidden = ticked.length === 0;
+    if (!ticked.length) return;
+    box.append("Download: ");
     const day = 86400000;  // export rows: raw only up to a day (86,400 at 1/s), else about 20,000 at most
-    const resolution = range.span <= day ? "raw" : range.span <= 14 * day ? "minute" : range.span <= 731 * day ? "hour" : "day";
-    const link = (fmtName) => { const b = boxes[0]; return b ?
-      `/api/export?meter=${meter}&obis=${encodeURIComponent(b.value)}&from=${from}&to=${to}&format=${fmtName}&resolution=${resolution}` : "#"; };
-    document.getElementById("csv").href = link("csv");
-    document.getElementById("json").href = link("json");
+    const span = to - from;
+    const resolution = span <= day ? "raw" : span <= 14 * day ? "minute" : span <= 731 * day ? "hour" : "day";
+    ticked.forEach((b, i) => {
+      if (i) box.append(" · ");
+      const name = b.parentElement.querySelector(".name").textContent.trim();
+      box.append(name + " ");
+      for (const f of ["csv", "json"]) {
+        const a = document.createElement("a");
+        a.href = `/api/export?meter=${meter}&obis=${encodeURIComponent(b.value)}&from=${from}&to=${to}&format=${f}&resolution=${resolution}`;
+        a.textContent = f.toUpperCase();
+        a.setAttribute("aria-label", `${name} as ${f.toUpperCase()}`);
+        box.append(a, f === "csv" ? " " : "");
+      }
+    });
   }
 
   async function drawBars() {
@@ -112,44 +296,107 @@ function meterPage(root) {
     const spans = { day: 31, week: 7 * 26, month: 366, year: 366 * 10 };
     const to = Date.now(), from = to - spans[period] * 86400000;
     const r = await api(`/api/consumption?meter=${meter}&obis=${encodeURIComponent(counter)}&period=${period}&from=${from}&to=${to}`);
-    const xs = r.values.map((v) => new Date(v.start + "T00:00:00").getTime() / 1000);
+    const xs = r.values.map((v) => v.t / 1000);
     const ys = r.values.map((v) => Number(v.value) / 1000);
+    ys.digits = 2;
     barsBox.dataset.bars = String(xs.length);
+    const label = { day: F.weekday, week: F.day, month: F.month, year: F.year }[period];
     const opts = {
       width: width(barsBox), height: 240,
-      series: [{}, { label: `kWh ${period === "day" ? "per day" : "per " + period}`, fill: css("--accent"), stroke: css("--accent"),
-                     paths: uPlot.paths.bars({ size: [0.7, 60] }), points: { show: false } }],
-      axes: [{ stroke: css("--muted"), grid: { show: false } }, { stroke: css("--muted"), grid: { stroke: css("--line") }, label: "kWh" }],
-      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(max, 0.001) * 1.1] } },
+      series: [{ value: (u, v) => (v === null || v === undefined ? "–" : label.format(v * 1000)) },
+               { label: `kWh per ${period}`, fill: css("--accent"), stroke: css("--accent"), value: (u, v) => num(v, 2),
+                 paths: uPlot.paths.bars({ size: [0.7, 60], align: 1 }), points: { show: false } }],
+      axes: [{ ...axisStyle(), values: timeValues, space: 80, size: 52, grid: { show: false } }, { ...axisStyle(), label: "kWh", values: numberValues, size: 64 }],
+      scales: { x: { time: true, range: () => [from / 1000, to / 1000] }, y: { range: (u, min, max) => [0, Math.max(max, 0.001) * 1.1] } },
     };
     if (bars) bars.destroy();
+    opts.hooks = { draw: [drawn(barsBox)] };
     bars = new uPlot(opts, [xs, ys], barsBox);
+    barsTable = { xs, ys, label };
+    fillBarsTable();
   }
 
-  document.querySelectorAll("[data-range]").forEach((b) => b.addEventListener("click", () => {
-    document.querySelectorAll("[data-range]").forEach((o) => o.classList.toggle("on", o === b));
-    range = { to: Date.now(), span: Number(b.dataset.range) * 1000 };
-    drawChart();
-  }));
+  function fillBarsTable() {
+    const details = document.getElementById("bars-data");
+    if (details.open && barsTable) chartTable(document.getElementById("bars-table"), ["Period", "kWh"], barsTable.xs, [barsTable.ys], barsTable.label.format);
+  }
+
+  const failed = (e) => { document.getElementById("chart-info").textContent = `Could not load the chart: ${e.message}`; console.error(e.message); };
+  const redraw = () => { drawChart().catch(failed); drawBars().catch(failed); };
+
+  presets.forEach((b) => b.addEventListener("click", () => { setPreset(Number(b.dataset.range)); toNow(); drawChart().catch(failed); }));
   document.getElementById("apply").addEventListener("click", () => {
-    const a = new Date(document.getElementById("from").value).getTime(), b = new Date(document.getElementById("to").value).getTime();
-    if (a < b) { range = { to: b, span: b - a }; drawChart(); }
+    // The inputs hold the household's wall time: take off the zone's offset at that time.
+    const a = document.getElementById("from").value, b = document.getElementById("to").value;
+    const ms = (v) => { const guess = Date.parse(v + "Z"); const off = Date.parse(toLocalInput(guess) + "Z") - guess; return guess - off; };
+    const from = ms(a), to = ms(b);
+    if (from < to) { setPreset(null); range = { from, to }; drawChart().catch(failed); }
   });
-  document.getElementById("back").addEventListener("click", () => { range.to -= range.span / 2; drawChart(); });
-  document.getElementById("fwd").addEventListener("click", () => { range.to = Math.min(Date.now(), range.to + range.span / 2); drawChart(); });
-  chartBox.addEventListener("dblclick", () => { range = { to: Date.now(), span: 86400000 }; drawChart(); });
-  document.getElementById("series").addEventListener("change", drawChart);
-  document.getElementById("period").addEventListener("change", drawBars);
-  document.getElementById("counter").addEventListener("change", drawBars);
-  window.addEventListener("resize", () => { if (plot) plot.setSize({ width: width(chartBox), height: 320 }); });
-  drawChart().catch((e) => console.warn(e.message));
-  drawBars().catch((e) => console.warn(e.message));
-  setInterval(() => { if (Date.now() - range.to < 60000) { range.to = Date.now(); drawChart().catch(() => {}); } }, 30000);
+  const step = (dir) => {
+    const span = range.to - range.from;
+    const to = Math.min(Date.now(), range.to + dir * Math.round(span / 2));
+    setPreset(null);
+    range = { from: to - span, to };
+    drawChart().catch(failed);
+  };
+  document.getElementById("back").addEventListener("click", () => step(-1));
+  document.getElementById("fwd").addEventListener("click", () => step(1));
+  document.getElementById("series").addEventListener("change", () => drawChart().catch(failed));
+  document.getElementById("period").addEventListener("change", () => drawBars().catch(failed));
+  document.getElementById("counter").addEventListener("change", () => drawBars().catch(failed));
+  document.getElementById("chart-data").addEventListener("toggle", fillChartTable);
+  document.getElementById("bars-data").addEventListener("toggle", fillBarsTable);
+  dark.addEventListener("change", () => { paintSwatches(); redraw(); });
+  let resizing = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizing);
+    resizing = setTimeout(() => {
+      if (plot) plot.setSize({ width: width(chartBox), height: 320 });
+      if (bars) bars.setSize({ width: width(barsBox), height: 240 });
+    }, 100);
+  });
+  paintSwatches();
+  setPreset(preset);
+  toNow();
+  redraw();
+  setInterval(() => { if (preset) { toNow(); drawChart().catch(() => {}); } }, 30000);
+  // The latest values and whether they are still arriving.
+  const status = root;
+  markStale(status, root.dataset.last, ageOf(root));
+  setInterval(async () => {
+    try {
+      const m = await api(`/api/meters/${meter}`);
+      markStale(status, m.last_seen, m.age_s);
+      for (const s of m.series) {
+        const cell = root.querySelector(`[data-latest="${CSS.escape(s.obis)}"]`);
+        if (cell && s.latest) { cell.dataset.num = s.latest.value; cell.textContent = num(s.latest.value); }
+      }
+    } catch (e) { console.warn("refresh failed:", e.message); }
+  }, 5000);
+}
+
+// --- login -----------------------------------------------------------------------------------
+
+function countdown(el) {
+  const until = Date.now() + Number(el.dataset.seconds) * 1000;
+  const button = document.querySelector("form button[type=submit]");
+  if (button) button.disabled = true;
+  const tick = () => {
+    const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
+    el.textContent = num(left, 0);
+    if (left > 0) { setTimeout(tick, 250); return; }
+    document.getElementById("blocked").textContent = "You can try again now.";
+    if (button) button.disabled = false;
+  };
+  tick();
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  localize(document);
   const d = document.getElementById("dashboard");
   if (d) dashboard(d);
   const m = document.getElementById("meter");
   if (m) meterPage(m);
+  const c = document.getElementById("countdown");
+  if (c) countdown(c);
 });

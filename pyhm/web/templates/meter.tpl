@@ -1,48 +1,62 @@
-<section id="meter" data-meter="{{meter['id']}}">
+<section id="meter" data-meter="{{meter['id']}}" data-last="{{meter['last_seen'] or ''}}" data-age="{{'' if meter['age_s'] is None else meter['age_s']}}">
   <h1>{{meter['label']}}</h1>
-  <p class="muted small">Server id {{meter['server_id']}}{{' · ' + meter['note'] if meter['note'] else ''}}</p>
+  <p class="muted small wrap">Server id {{meter['server_id']}}{{' · ' + meter['note'] if meter['note'] else ''}}</p>
+  <p class="stale-note" data-field="stale" role="status" hidden></p>
   <div class="card">
     <div class="toolbar">
       <div class="presets" role="group" aria-label="Range">
-        <button data-range="3600">1 h</button><button data-range="86400" class="on">24 h</button><button data-range="604800">7 d</button><button data-range="2592000">30 d</button><button data-range="31536000">1 y</button>
+        <button type="button" data-range="3600" aria-pressed="false">1 h</button><button type="button" data-range="86400" aria-pressed="true">24 h</button><button type="button" data-range="604800" aria-pressed="false">7 d</button><button type="button" data-range="2592000" aria-pressed="false">30 d</button><button type="button" data-range="31536000" aria-pressed="false">1 y</button>
       </div>
-      <label class="custom">from <input type="datetime-local" id="from"></label>
-      <label class="custom">to <input type="datetime-local" id="to"></label>
-      <button id="apply">Show</button>
-      <button id="back" title="Earlier">◀</button><button id="fwd" title="Later">▶</button>
+      <div class="steps"><button type="button" id="back" aria-label="Earlier">◀</button><button type="button" id="fwd" aria-label="Later">▶</button></div>
+      <div class="custom">
+        <label>from <input type="datetime-local" id="from"></label>
+        <label>to <input type="datetime-local" id="to"></label>
+        <button type="button" id="apply">Show</button>
+      </div>
     </div>
     <fieldset class="series" id="series">
       <legend>Series</legend>
       % for s in meter['series']:
       % if s['kind'] != 'text':
-      <label><input type="checkbox" value="{{s['obis']}}" data-kind="{{s['kind']}}" data-unit="{{s['unit'] or ''}}" {{'checked' if s['obis'] == '1-0:16.7.0*255' else ''}}> {{s['name'] or s['obis']}} <span class="muted">{{s['unit'] or ''}}</span></label>
+      <label><input type="checkbox" value="{{s['obis']}}" data-kind="{{s['kind']}}" data-unit="{{s['unit'] or ''}}" {{'checked' if s['obis'] == '1-0:16.7.0*255' else ''}}> <span class="swatch" aria-hidden="true"></span><span class="name">{{s['name'] or s['obis']}}</span> <span class="muted">{{s['unit'] or ''}}</span></label>
       % end
       % end
     </fieldset>
-    <div id="chart" class="chart" data-points="0"></div>
+    <div id="chart" class="chart" data-points="0" role="img" aria-label="Chart of the ticked series; the same data is in the table below"></div>
     <p class="muted small" id="chart-info"></p>
-    <p class="small"><a id="csv" href="#">Download CSV</a> · <a id="json" href="#">JSON</a></p>
+    <details id="chart-data"><summary>The chart's data as a table</summary><div class="scroll"><table id="chart-table"></table></div></details>
+    <p class="small" id="downloads" hidden></p>
   </div>
   <div class="card">
     <div class="toolbar">
       <h2>Consumption</h2>
-      <select id="period"><option value="day">per day</option><option value="week">per week</option><option value="month">per month</option><option value="year">per year</option></select>
-      <select id="counter">
+      <label>Per <select id="period"><option value="day">day</option><option value="week">week</option><option value="month">month</option><option value="year">year</option></select></label>
+      <label>Counter <select id="counter">
         % for s in meter['series']:
         % if s['kind'] == 'counter':
         <option value="{{s['obis']}}">{{s['name'] or s['obis']}}</option>
         % end
         % end
-      </select>
+      </select></label>
     </div>
-    <div id="bars" class="chart" data-bars="0"></div>
+    <div id="bars" class="chart" data-bars="0" role="img" aria-label="Consumption bars; the same data is in the table below"></div>
+    <details id="bars-data"><summary>The consumption as a table</summary><div class="scroll"><table id="bars-table"></table></div></details>
   </div>
   <div class="card">
     <h2>Latest values</h2>
+    <div class="scroll">
     <table class="values">
       % for s in meter['series']:
-      <tr><td>{{s['name'] or ''}}</td><td class="muted">{{s['obis']}}</td><td class="num">{{s['latest']['value'] if s['latest'] else '–'}}</td><td>{{s['unit'] or ''}}</td></tr>
+      % v = s['latest']['value'] if s['latest'] else None
+      <tr><td>{{s['name'] or ''}}<br><span class="muted small">{{s['obis']}}</span></td>
+        % if s['kind'] == 'text' or v is None:
+        <td class="num text">{{v if v is not None else '–'}}</td>
+        % else:
+        <td class="num value" data-latest="{{s['obis']}}" data-num="{{v}}">{{v}}</td>
+        % end
+        <td>{{s['unit'] or ''}}</td></tr>
       % end
     </table>
+    </div>
   </div>
 </section>

@@ -3,34 +3,40 @@
   <div class="card">
     <h2>Acquisition</h2>
     % acq = data['acquisition']
-    <p class="{{'ok' if acq.get('running') else 'error'}}">{{'Running' if acq.get('running') else 'Not running'}}{{', last commit ' + acq['last_commit'] if acq.get('last_commit') else ''}}</p>
+    <p class="{{'ok' if acq.get('running') else 'error'}}">{{'Running' if acq.get('running') else 'Not running'}}
+    % if acq.get('last_commit'):
+    · last commit <time datetime="{{acq['last_commit']}}">{{acq['last_commit']}}</time>
+    % end
+    </p>
   </div>
   <div class="card">
     <h2>Read heads</h2>
     % if not data['heads']:
     <p>No head has been seen yet.</p>
     % else:
-    <table>
-      <tr><th>Head</th><th>State</th><th>Meter</th><th class="num">Frames ok (1 h)</th><th class="num">Bad (1 h)</th><th class="num">Bytes skipped (1 h)</th><th>Last frame</th><th>Last error</th></tr>
+    <div class="scroll">
+    <table class="heads">
+      <thead><tr><th scope="col">Head</th><th scope="col">State</th><th scope="col">Meter</th><th scope="col" class="num">Frames ok (1 h)</th><th scope="col" class="num">Bad (1 h)</th><th scope="col" class="num">Bytes skipped (1 h)</th><th scope="col">Last frame</th><th scope="col">Last error</th></tr></thead>
       % for h in data['heads']:
-      <tr><td>{{h['serial']}}<br><span class="muted small">{{h['device']}}</span></td><td>{{h['state'] if h['present'] else 'unplugged'}}</td><td class="small">{{h['meter'] or '–'}}</td>
-        <td class="num">{{h['last_hour']['frames_ok']}}</td><td class="num">{{h['last_hour']['frames_bad']}}</td><td class="num">{{h['last_hour']['bytes_skipped']}}</td>
-        <td class="small">{{h['last_frame'] or '–'}}</td><td class="small">{{h['last_error'] or ''}}</td></tr>
+      <tr><td data-label="Head">{{h['serial']}}<br><span class="muted small">{{h['device']}}</span></td><td data-label="State">{{h['state'] if h['present'] else 'unplugged'}}</td><td data-label="Meter" class="small wrap">{{h['meter'] or '–'}}</td>
+        <td data-label="Frames ok (1 h)" class="num" data-num="{{h['last_hour']['frames_ok']}}">{{h['last_hour']['frames_ok']}}</td><td data-label="Bad (1 h)" class="num" data-num="{{h['last_hour']['frames_bad']}}">{{h['last_hour']['frames_bad']}}</td><td data-label="Bytes skipped (1 h)" class="num" data-num="{{h['last_hour']['bytes_skipped']}}">{{h['last_hour']['bytes_skipped']}}</td>
+        <td data-label="Last frame" class="small"><time datetime="{{h['last_frame'] or ''}}">{{h['last_frame'] or '–'}}</time></td><td data-label="Last error" class="small wrap">{{h['last_error'] or ''}}</td></tr>
       % end
     </table>
+    </div>
     % end
   </div>
   <div class="card">
     <h2>Database</h2>
     % db = data['database']
     % if db:
-    <p>{{db['path']}}: {{fmt(db['size_bytes'] / 1048576, 1)}} MiB, {{fmt(db['telegrams_rows'])}} telegrams since {{db['oldest_raw'] or '–'}}, schema {{db['schema_version']}}</p>
+    <p class="wrap">{{db['path']}}: <span data-num="{{db['size_bytes'] / 1048576}}" data-digits="1">{{db['size_bytes']}}</span> MiB, <span data-num="{{db['telegrams_rows']}}" data-digits="0">{{db['telegrams_rows']}}</span> telegrams since <time datetime="{{db['oldest_raw'] or ''}}">{{db['oldest_raw'] or '–'}}</time>, schema {{db['schema_version']}}</p>
     % else:
     <p>No database yet.</p>
     % end
   </div>
   <div class="card">
     <h2>Versions</h2>
-    <p class="small">{{', '.join(k + ' ' + v for k, v in data['versions'].items())}}</p>
+    <p class="small wrap">{{', '.join(k + ' ' + v for k, v in data['versions'].items())}}</p>
   </div>
 </section>
