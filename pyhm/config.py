@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Tuple, Union
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -78,6 +80,26 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class MqttConfig:
+    """``pyhm mqtt``: where to publish, and under which names (absent: the service does not run)."""
+
+    url: str
+    host: str
+    port: int
+    tls: bool
+    site: str
+    username: Optional[str] = None
+    password_file: Optional[Path] = None
+    ca_file: Optional[Path] = None
+    client_id: Optional[str] = None
+    topic_prefix: str = "pyhm"
+    discovery: bool = True
+    discovery_prefix: str = "homeassistant"
+    state_interval: float = 0
+    cursor_file: Optional[Path] = None
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "info"
 
@@ -89,6 +111,7 @@ class Config:
     meters: Tuple[MeterConfig, ...] = ()
     web: WebConfig = WebConfig()
     logging: LoggingConfig = LoggingConfig()
+    mqtt: Optional[MqttConfig] = None
     source: str = "built-in defaults"
 
     def meter_for(self, server_id: bytes, head: Optional[str]) -> Optional[MeterConfig]:
@@ -211,6 +234,55 @@ def _server_id(ctx: _Ctx) -> Callable[[yaml.Node, str], bytes]:
     return parse
 
 
+def _topic_level(ctx: _Ctx) -> Callable[[yaml.Node, str], str]:
+    def parse(node: yaml.Node, path: str) -> str:
+        v = str(ctx.scalar(node, path))
+        if not v or any(c in v for c in "/+#\0") or not v.isprintable():
+            raise ctx.error(node, path, f"expected one MQTT topic level (no /, + or #), got {v!r}")
+        return v
+    return parse
+
+
+def _mqtt(ctx: _Ctx) -> Callable[[yaml.Node, str], MqttConfig]:
+    def flag(node: yaml.Node, path: str) -> bool:
+        v = ctx.scalar(node, path)
+        if not isinstance(v, bool):
+            raise ctx.error(node, path, f"expected true or false, got {v!r}")
+        return v
+
+    def parse(node: yaml.Node, path: str) -> MqttConfig:
+        level = _topic_level(ctx)
+        d = ctx.mapping(node, path, {
+            "url": ctx.text,
+            "username": ctx.text,
+            "password_file": lambda n, p: Path(ctx.text(n, p)),
+            "ca_file": lambda n, p: Path(ctx.text(n, p)),
+            "client_id": ctx.text,
+            "topic_prefix": level,
+            "site": level,
+            "discovery": flag,
+            "discovery_prefix": level,
+            "state_interval": ctx.number(0, 86400),
+            "cursor_file": lambda n, p: Path(ctx.text(n, p)),
+        })
+        if "url" not in d:
+            raise ctx.error(node, path, "the mqtt section needs a url (mqtt://host:1883 or mqtts://host:8883)")
+        url = urlsplit(d["url"])
+        where = next(v for k, v in node.value if k.value == "url")
+        try:
+            port = url.port
+        except ValueError:
+            port = -1
+        if url.scheme not in ("mqtt", "mqtts") or not url.hostname or port == -1 or url.path not in ("", "/") \
+                or url.query or url.username or url.password:
+            raise ctx.error(where, f"{path}.url", "expected mqtt://host[:port] or mqtts://host[:port] "
+                            f"(user name and password go in username and password_file), got {d['url']!r}")
+        tls = url.scheme == "mqtts"
+        d.setdefault("site", socket.gethostname().split(".")[0] or "pyhm")
+        return MqttConfig(host=url.hostname, port=port or (8883 if tls else 1883), tls=tls, **d)
+    return parse
+
+
 def parse(text: str, source: str = "<config>") -> Config:
     """Parse and check a configuration text."""
     ctx = _Ctx(source)
@@ -285,6 +357,7 @@ def parse(text: str, source: str = "<config>") -> Config:
 
     sections = ctx.mapping(root, "", {
         "database": database, "acquisition": acquisition, "meters": meters, "web": web, "logging": logging_,
+        "mqtt": _mqtt(ctx),
     })
     return Config(source=source, **sections)
 
