@@ -12,7 +12,7 @@ import paho.mqtt.client as mqtt
 from pyhm.config import ConfigError, MqttConfig
 
 KEEPALIVE = 30
-RECONNECT_MIN, RECONNECT_MAX = 1, 60  # seconds, doubling in between
+RECONNECT_MIN, RECONNECT_MAX = 1, 30  # seconds, doubling in between
 INFLIGHT = 100  # QoS 1 messages sent and not yet acknowledged
 
 

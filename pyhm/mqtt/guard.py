@@ -27,7 +27,7 @@ class CounterGuard:
         self.what = what  # "state" or "history", for the log
         self.published: Dict[Key, Tuple[Decimal, int]] = {}
         self._suspect: Dict[Key, Tuple[Decimal, int]] = {}
-        self._held: Dict[Key, str] = {}
+        self._held: Dict[Key, str] = {}  # why a counter is held, while it is
 
     def check(self, key: Key, value: Decimal, ts_ms: int, unit: Optional[str]) -> bool:
         """True: publish ``value`` (and remember it); False: hold it back."""
@@ -35,14 +35,16 @@ class CounterGuard:
         if last is None or value == last[0]:
             return self._accept(key, value, ts_ms)
         if value < last[0]:
-            return self._hold(key, f"went down from {last[0]} to {value}")
+            return self._hold(key, "%s: counter %s of meter %s went down from %s to %s: held back, not published",
+                              last[0], value)
         if not self._leap(last, value, ts_ms, unit):
             return self._accept(key, value, ts_ms)
         suspect = self._suspect.get(key)
         if suspect is not None and value >= suspect[0] and not self._leap(suspect, value, ts_ms, unit):
             return self._accept(key, value, ts_ms)  # the leap is confirmed by the reading after it
         self._suspect[key] = (value, ts_ms)
-        return self._hold(key, f"leapt from {last[0]} to {value} in {(ts_ms - last[1]) / 1000:g} s")
+        return self._hold(key, "%s: counter %s of meter %s leapt from %s to %s in %g s: held back, not published",
+                          last[0], value, (ts_ms - last[1]) / 1000)
 
     def value(self, key: Key) -> Optional[Decimal]:
         last = self.published.get(key)
@@ -62,10 +64,11 @@ class CounterGuard:
             log.warning("%s: counter %s of meter %s is plausible again at %s: published", self.what, key[1], key[0], value)
         return True
 
-    def _hold(self, key: Key, why: str) -> bool:
-        if key not in self._held:
-            log.warning("%s: counter %s of meter %s %s: held back, not published", self.what, key[1], key[0], why)
-        self._held[key] = why
+    def _hold(self, key: Key, message: str, *args: object) -> bool:
+        """Log (once while it lasts; one message per kind, for the log's rate limit) and refuse."""
+        if self._held.get(key) != message:
+            log.warning(message, self.what, key[1], key[0], *args)
+        self._held[key] = message
         return False
 
     def export(self, meter: str) -> Dict[str, list]:

@@ -3,7 +3,7 @@ state and the history stream, and keeps systemd informed.
 
 The main thread polls the database (a few times a second; it does work only when the writer
 committed) and publishes; paho's network thread connects, reconnects with a growing pause
-(1 s to 60 s), and reports acknowledgements. A broker that is down blocks nothing: the
+(1 s to 30 s), and reports acknowledgements. A broker that is down blocks nothing: the
 history waits at its cursor, the live state is simply not sent, and the loop keeps going.
 """
 
