@@ -278,6 +278,10 @@ def _mqtt(ctx: _Ctx) -> Callable[[yaml.Node, str], MqttConfig]:
             raise ctx.error(where, f"{path}.url", "expected mqtt://host[:port] or mqtts://host[:port] "
                             f"(user name and password go in username and password_file), got {d['url']!r}")
         tls = url.scheme == "mqtts"
+        if "ca_file" in d and not tls:
+            raise ctx.error(node, f"{path}.ca_file", "a CA file needs an mqtts:// url")
+        if "password_file" in d and "username" not in d:
+            raise ctx.error(node, f"{path}.password_file", "a password needs a username")
         d.setdefault("site", socket.gethostname().split(".")[0] or "pyhm")
         return MqttConfig(host=url.hostname, port=port or (8883 if tls else 1883), tls=tls, **d)
     return parse

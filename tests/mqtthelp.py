@@ -18,6 +18,10 @@ from typing import Dict, List, Optional, Tuple
 import paho.mqtt.client as mqtt
 import pytest
 
+from storehelp import Clock, telegram, writer
+from pyhm.simulator import SimulatedMeter
+from pyhm.store import Query, Writer
+
 MOSQUITTO = shutil.which("mosquitto") or next(
     (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.access(p, os.X_OK)), None)
 
@@ -108,6 +112,35 @@ class Collector:
         self.client.loop_stop()
 
 
+class Site:
+    """A pyhm database fed by simulated meters through the real writer, on a clock near now."""
+
+    def __init__(self, tmp: Path, meters: int = 2) -> None:
+        self.tmp = tmp
+        self.clock = Clock(int(time.time() * 1000) // 1000 * 1000)
+        self.writer: Writer = writer(tmp / "pyhm.db", self.clock)
+        self.meters = [SimulatedMeter(i + 1) for i in range(meters)]
+
+    def tick(self, n: int = 1) -> None:
+        for _ in range(n):
+            self.clock.ms += 1000
+            for m in self.meters:
+                server, rs = telegram(m)
+                self.writer.add(server, rs, self.clock.ms)
+            self.writer.commit()
+
+    def key(self, i: int) -> str:
+        return self.meters[i].server_id.hex()
+
+    def stored(self, i: int, after_ms: int = -1) -> List[int]:
+        q = Query(self.tmp / "pyhm.db")
+        try:
+            m = q.meter(self.key(i))
+            return [ts for ts, _ in q.telegrams(m.id, after_ms, 1_000_000)]
+        finally:
+            q.close()
+
+
 def mqtt_config(tmp: Path, url: str, site: str = "home", extra: str = "") -> Path:
     cfg = tmp / "pyhm.cfg"
     cfg.write_text(f"database:\n  path: {tmp / 'pyhm.db'}\nmqtt:\n  url: {url}\n  site: {site}\n{extra}")
@@ -130,5 +163,5 @@ def readings(collector: Collector, topic: str) -> List[int]:
     return [m["ts_ms"] for m in collector.json(topic)]
 
 
-__all__ = ["Broker", "Collector", "Dict", "mqtt_config", "needs_mosquitto", "readings", "start_pyhm_mqtt",
+__all__ = ["Broker", "Collector", "Dict", "Site", "mqtt_config", "needs_mosquitto", "readings", "start_pyhm_mqtt",
            "stop_pyhm_mqtt"]

@@ -11,50 +11,20 @@ import sys
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterator, List
+from typing import Iterator
 
 import paho.mqtt.client as mqtt
 import pytest
 
 from acquirehelp import wait_for
-from mqtthelp import Broker, Collector, mqtt_config, needs_mosquitto, readings, start_pyhm_mqtt, stop_pyhm_mqtt
-from storehelp import Clock, reading, telegram, writer
-from pyhm.simulator import SimulatedMeter
-from pyhm.store import HeadStats, Query, Writer
+from mqtthelp import Broker, Collector, Site, mqtt_config, needs_mosquitto, readings, start_pyhm_mqtt, stop_pyhm_mqtt
+from storehelp import Clock, reading, writer
+from pyhm.store import HeadStats, Query
 
 pytestmark = needs_mosquitto
 
 SITE = "home"
 BASE = f"pyhm/v1/{SITE}"
-
-
-class Site:
-    """A pyhm database fed by simulated meters through the real writer, on a clock near now."""
-
-    def __init__(self, tmp: Path, meters: int = 2) -> None:
-        self.tmp = tmp
-        self.clock = Clock(int(time.time() * 1000) // 1000 * 1000)
-        self.writer: Writer = writer(tmp / "pyhm.db", self.clock)
-        self.meters = [SimulatedMeter(i + 1) for i in range(meters)]
-
-    def tick(self, n: int = 1) -> None:
-        for _ in range(n):
-            self.clock.ms += 1000
-            for m in self.meters:
-                server, rs = telegram(m)
-                self.writer.add(server, rs, self.clock.ms)
-            self.writer.commit()
-
-    def key(self, i: int) -> str:
-        return self.meters[i].server_id.hex()
-
-    def stored(self, i: int, after_ms: int = -1) -> List[int]:
-        q = Query(self.tmp / "pyhm.db")
-        try:
-            m = q.meter(self.key(i))
-            return [ts for ts, _ in q.telegrams(m.id, after_ms, 1_000_000)]
-        finally:
-            q.close()
 
 
 @pytest.fixture
@@ -297,3 +267,6 @@ def test_not_configured_is_a_clear_message_and_a_skip_for_systemd(tmp_path: Path
     cfg.write_text("mqtt:\n  url: mqtt://broker.lan\n  topic_prefix: a/b\n")
     r = run("--configured")
     assert r.returncode == 255 and "mqtt.topic_prefix" in r.stderr  # an invalid file fails the unit
+    cfg.write_text("mqtt:\n  url: mqtt://broker.lan\n  password_file: /etc/pyhm/mqtt.pass\n")
+    r = run()
+    assert r.returncode == 2 and "mqtt.password_file: a password needs a username" in r.stderr

@@ -31,15 +31,11 @@ def make_client(cfg: MqttConfig, will_topic: str) -> mqtt.Client:
                          protocol=mqtt.MQTTv311, clean_session=True)
     if cfg.username is not None:
         client.username_pw_set(cfg.username, read_password(cfg) if cfg.password_file else None)
-    elif cfg.password_file is not None:
-        raise ConfigError("mqtt.password_file is given without mqtt.username")
     if cfg.tls:
         if cfg.ca_file is not None and not cfg.ca_file.is_file():
             raise ConfigError(f"mqtt.ca_file: no such file: {cfg.ca_file}")
         client.tls_set(ca_certs=str(cfg.ca_file) if cfg.ca_file else None, cert_reqs=ssl.CERT_REQUIRED,
                        tls_version=ssl.PROTOCOL_TLS_CLIENT)
-    elif cfg.ca_file is not None:
-        raise ConfigError("mqtt.ca_file needs an mqtts:// url")
     client.will_set(will_topic, "offline", qos=1, retain=True)
     client.reconnect_delay_set(RECONNECT_MIN, RECONNECT_MAX)
     client.max_inflight_messages_set(INFLIGHT)
