@@ -147,9 +147,9 @@ def mqtt_config(tmp: Path, url: str, site: str = "home", extra: str = "") -> Pat
     return cfg
 
 
-def start_pyhm_mqtt(cfg: Path) -> subprocess.Popen:
+def start_pyhm_mqtt(cfg: Path, env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "pyhm", "--config", str(cfg), "mqtt"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
 
 
 def stop_pyhm_mqtt(proc: subprocess.Popen) -> str:

@@ -19,6 +19,7 @@ import pytest
 from acquirehelp import wait_for
 from mqtthelp import Broker, Collector, Site, mqtt_config, needs_mosquitto, readings, start_pyhm_mqtt, stop_pyhm_mqtt
 from storehelp import Clock, reading, writer
+from test_acquire_notify import NotifySocket
 from pyhm.store import HeadStats, Query
 
 pytestmark = needs_mosquitto
@@ -252,6 +253,28 @@ def test_a_counter_never_goes_down_in_what_is_published(broker: Broker, tmp_path
         w.close()
     assert "went down from 1000.5 to 900.0: held back" in err
     assert "leapt from 1001.0 to 9000000.0" in err
+
+
+def test_systemd_hears_ready_watchdog_and_every_change_of_the_broker_state(broker: Broker, site: Site) -> None:
+    notify = NotifySocket(site.tmp / "notify.sock")
+    proc = start_pyhm_mqtt(mqtt_config(site.tmp, broker.url, SITE),
+                           env={"NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "1000000"})
+    statuses = lambda: [m for _, m in notify.messages if m.startswith("STATUS=")]  # noqa: E731
+    try:
+        wait_for(lambda: notify.times("READY=1"), 15, "READY=1")
+        wait_for(lambda: any("connected to" in m for m in statuses()), 10, "STATUS connected")
+        broker.stop()
+        wait_for(lambda: "connection lost" in statuses()[-1], 10, "STATUS connection lost")
+        pings = len(notify.times("WATCHDOG=1"))
+        time.sleep(2)
+        assert len(notify.times("WATCHDOG=1")) >= pings + 2, "alive and pinging while the broker is down"
+        assert proc.poll() is None
+        broker.start()
+        wait_for(lambda: "connected to" in statuses()[-1], 40, "STATUS connected again")
+    finally:
+        stop_pyhm_mqtt(proc)
+        notify.close()
+    assert notify.times("STOPPING=1")
 
 
 def test_not_configured_is_a_clear_message_and_a_skip_for_systemd(tmp_path: Path) -> None:
