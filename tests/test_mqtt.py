@@ -159,11 +159,10 @@ def test_every_telegram_of_a_broker_outage_arrives_once_in_order(broker: Broker,
     code path) while telegrams keep being stored; afterwards each arrives exactly once, in order."""
     start = site.clock.ms  # history starts after the newest telegram when pyhm mqtt first starts
     proc = start_pyhm_mqtt(mqtt_config(site.tmp, broker.url, SITE))
-    col = Collector(broker.port, [f"{BASE}/+/readings"], session="collector")
+    col = Collector(broker.port, [f"{BASE}/+/readings", f"{BASE}/status"], session="collector")
     try:
         topics = [f"{BASE}/{site.key(i)}/readings" for i in range(2)]
-        wait_for(lambda: col.client.is_connected(), 10, "collector")
-        time.sleep(1)
+        wait_for(lambda: col.on(f"{BASE}/status") == [b"online"], 15, "pyhm online")
         site.tick(3)
         wait_for(lambda: all(len(readings(col, t)) == 3 for t in topics), 15, "live history")
         broker.stop()
@@ -198,12 +197,11 @@ def test_every_telegram_of_a_broker_outage_arrives_once_in_order(broker: Broker,
 def test_a_restart_resumes_after_the_last_acknowledged_telegram(broker: Broker, site: Site) -> None:
     start = site.clock.ms
     cfg = mqtt_config(site.tmp, broker.url, SITE)
-    col = Collector(broker.port, [f"{BASE}/+/readings"])
+    col = Collector(broker.port, [f"{BASE}/+/readings", f"{BASE}/status"])
     topic = f"{BASE}/{site.key(0)}/readings"
     proc = start_pyhm_mqtt(cfg)
     try:
-        wait_for(lambda: col.client.is_connected(), 10, "collector")
-        time.sleep(1)
+        wait_for(lambda: col.on(f"{BASE}/status") == [b"online"], 15, "pyhm online")
         site.tick(2)
         wait_for(lambda: len(readings(col, topic)) == 2, 15, "history")
     finally:
@@ -211,6 +209,8 @@ def test_a_restart_resumes_after_the_last_acknowledged_telegram(broker: Broker, 
     site.tick(5)  # stored while pyhm mqtt is down
     proc = start_pyhm_mqtt(cfg)
     try:
+        wait_for(lambda: col.on(f"{BASE}/status")[-1:] == [b"online"] and len(col.on(f"{BASE}/status")) == 3, 15,
+                 "online again")  # online, offline (the clean stop), online
         site.tick(1)
         expected = site.stored(0, start)
         wait_for(lambda: len(readings(col, topic)) >= len(expected), 15, "the missed telegrams")
@@ -235,8 +235,7 @@ def test_a_counter_never_goes_down_in_what_is_published(broker: Broker, tmp_path
     proc = start_pyhm_mqtt(mqtt_config(tmp_path, broker.url, SITE))
     col = Collector(broker.port, [f"{BASE}/#"])
     try:
-        wait_for(lambda: col.client.is_connected() and col.on(f"{BASE}/status") == [b"online"], 15, "online")
-        time.sleep(0.5)
+        wait_for(lambda: col.on(f"{BASE}/status") == [b"online"], 15, "online")
         for wh in ("1000.5", "900.0", "1001.0", "9000000.0", "1002.0"):  # a drop, and a leap of ~9 MWh in 1 s
             store(wh)
             time.sleep(0.6)

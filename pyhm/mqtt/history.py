@@ -7,7 +7,9 @@ or a network cut resumes exactly after the last acknowledged telegram.
 
 Messages are only published while connected, at most ``window`` unacknowledged at a time;
 paho re-sends those after a reconnect, so nothing is published twice by pyhm (QoS 1 may still
-deliver one twice when an acknowledgement is lost on the wire).
+deliver one twice when an acknowledgement is lost on the wire). Acknowledgements are read
+from paho's message handles by the main thread (no callback, no lock shared with paho's
+network thread).
 """
 
 from __future__ import annotations
@@ -15,11 +17,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 from collections import deque
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Protocol, Tuple
 
 from pyhm import exactjson
 from pyhm.store import Query
@@ -83,17 +84,23 @@ class Cursor:
         os.replace(tmp, self.path)
 
 
-class _Sent:
-    __slots__ = ("meter", "ts_ms", "counters", "acked")
+class Handle(Protocol):
+    """What paho's ``publish`` returns: says when the broker acknowledged the message."""
 
-    def __init__(self, meter: str, ts_ms: int, counters: Dict[str, list]) -> None:
+    def is_published(self) -> bool: ...
+
+
+class _Sent:
+    __slots__ = ("meter", "ts_ms", "counters", "handle")
+
+    def __init__(self, meter: str, ts_ms: int, counters: Dict[str, list], handle: Handle) -> None:
         self.meter = meter
         self.ts_ms = ts_ms
         self.counters = counters
-        self.acked = False
+        self.handle = handle
 
 
-Publish = Callable[[str, str], Optional[int]]  # (topic, payload) → message id, None if not sent
+Publish = Callable[[str, str], Optional[Handle]]  # (topic, payload) → handle, None if not taken
 
 
 class History:
@@ -105,11 +112,11 @@ class History:
         self.window = window
         self.guard = CounterGuard("history")
         self.sent_ms: Dict[str, int] = {}  # newest telegram handed to the client, per meter
-        self._lock = threading.Lock()
-        self._inflight: Dict[int, _Sent] = {}
-        self._order: Dict[str, Deque[_Sent]] = {}
+        self._order: Dict[str, Deque[_Sent]] = {}  # unacknowledged, per meter, oldest first
+        self.inflight = 0
         self.published = 0
         self.acknowledged = 0
+        self.backlog = False  # the last pump stopped at a full window: more is due as acks come
 
     def start(self, query: Query) -> None:
         """At service start: meters never published before start after their newest telegram."""
@@ -117,14 +124,13 @@ class History:
             self._start_meter(m.server_id.hex(), query.last_seen_ms(m.id))
 
     def _start_meter(self, meter: str, newest_ms: Optional[int]) -> None:
-        with self._lock:
-            ts = self.cursor.get(meter)
-            if ts is None:
-                ts = newest_ms if newest_ms is not None else -1
-                self.cursor.set(meter, ts, {})
-                log.info("history of meter %s starts after %s", meter, iso(ts) if ts >= 0 else "its first telegram")
-            else:
-                self.guard.restore(meter, self.cursor.meters[meter]["counters"])
+        ts = self.cursor.get(meter)
+        if ts is None:
+            ts = newest_ms if newest_ms is not None else -1
+            self.cursor.set(meter, ts, {})
+            log.info("history of meter %s starts after %s", meter, iso(ts) if ts >= 0 else "its first telegram")
+        else:
+            self.guard.restore(meter, self.cursor.meters[meter]["counters"])
         self.sent_ms[meter] = ts
 
     def pump(self, query: Query, publish: Publish) -> int:
@@ -133,12 +139,13 @@ class History:
         A meter that appears while the service runs is published from its first telegram.
         """
         count = 0
+        self.backlog = True
         for m in query.meters():
             meter = m.server_id.hex()
             if meter not in self.sent_ms:
                 self._start_meter(meter, None)
             while True:
-                room = min(self.window - len(self._inflight), BATCH)
+                room = min(self.window - self.inflight, BATCH)
                 if room <= 0:
                     return count
                 rows = query.telegrams(m.id, self.sent_ms[meter], room)
@@ -148,6 +155,7 @@ class History:
                     count += 1
                 if len(rows) < room:
                     break
+        self.backlog = False
         return count
 
     def _publish(self, meter: str, name: str, ts: int, values: List[Tuple[Any, Decimal]], publish: Publish) -> bool:
@@ -162,43 +170,31 @@ class History:
                                    "name": name, "time": iso(ts), "ts_ms": ts, "values": out}
         if held:
             message["held"] = held
-        sent = _Sent(meter, ts, self.guard.export(meter))
-        with self._lock:  # the acknowledgement may come before publish() returns
-            mid = publish(self.topics.readings(meter), exactjson.dumps(message))
-            if mid is None:
-                return False
-            self._inflight[mid] = sent
-            self._order.setdefault(meter, deque()).append(sent)
+        handle = publish(self.topics.readings(meter), exactjson.dumps(message))
+        if handle is None:
+            return False
+        self._order.setdefault(meter, deque()).append(_Sent(meter, ts, self.guard.export(meter), handle))
+        self.inflight += 1
         self.sent_ms[meter] = ts
         self.published += 1
         return True
 
-    def acked(self, mid: int) -> None:
-        """PUBACK for ``mid`` (paho's network thread): move the cursor over what is acknowledged in order."""
-        with self._lock:
-            sent = self._inflight.pop(mid, None)
-            if sent is None:
-                return
-            sent.acked = True
-            self.acknowledged += 1
-            order = self._order[sent.meter]
-            while order and order[0].acked:
+    def collect(self) -> None:
+        """Move each meter's cursor over the messages the broker acknowledged, in order."""
+        for order in self._order.values():
+            while order and order[0].handle.is_published():
                 done = order.popleft()
                 self.cursor.set(done.meter, done.ts_ms, done.counters)
+                self.inflight -= 1
+                self.acknowledged += 1
 
     def save(self) -> None:
         """Write the cursor if it moved; a failed write is logged and tried again next time."""
-        with self._lock:
-            if not self.cursor.dirty:
-                return
-            data = self.cursor.snapshot()
-            self.cursor.dirty = False
+        if not self.cursor.dirty:
+            return
+        self.cursor.dirty = False
         try:
-            self.cursor.write(data)
+            self.cursor.write(self.cursor.snapshot())
         except OSError as exc:
             log.error("cannot write the history cursor %s: %s", self.cursor.path, exc)
             self.cursor.dirty = True
-
-    @property
-    def inflight(self) -> int:
-        return len(self._inflight)

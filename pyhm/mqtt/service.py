@@ -1,9 +1,9 @@
 """``pyhm mqtt``: the service loop. Reads the database read-only, publishes discovery, live
 state and the history stream, and keeps systemd informed.
 
-The main thread polls the database (a few times a second; it does work only when the writer
-committed) and publishes; paho's network thread connects, reconnects with a growing pause
-(1 s to 30 s), and reports acknowledgements. A broker that is down blocks nothing: the
+The main thread polls the database (20 times a second one cheap ``PRAGMA data_version``;
+it does real work only when the writer committed, or once a second) and publishes; paho's network thread connects and reconnects with a growing pause
+(1 s to 30 s); the main thread reads the acknowledgements off paho's message handles. A broker that is down blocks nothing: the
 history waits at its cursor, the live state is simply not sent, and the loop keeps going.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sqlite3
 import threading
 import time
 from typing import Any, Dict, Optional, Tuple
@@ -31,7 +32,8 @@ from pyhm.mqtt.topics import Topics
 
 log = logging.getLogger("pyhm.mqtt")
 
-TICK = 0.25  # seconds between looks at the database
+TICK = 0.05  # seconds between looks at whether the writer committed (one cheap PRAGMA)
+IDLE_EVERY = 1.0  # seconds between rounds of work when nothing was committed
 HEALTH_EVERY = 10.0  # the state is re-sent this often without new telegrams (head health moves)
 DB_RETRY = 5.0
 
@@ -111,14 +113,10 @@ class MqttService:
                 log.info("Home Assistant announced itself: sending discovery and state again")
                 self.link.announce.set()
 
-        def on_publish(_c: mqtt.Client, _u: Any, mid: int, _r: Any, _p: Any) -> None:
-            self.history.acked(mid)
-
         c.on_connect = on_connect
         c.on_disconnect = on_disconnect
         c.on_connect_fail = on_connect_fail
         c.on_message = on_message
-        c.on_publish = on_publish
 
     # -- main loop --------------------------------------------------------------------------
 
@@ -129,23 +127,29 @@ class MqttService:
         query = self._open_database()
         if query is None:
             return 0
+        self.history.start(query)  # before connecting: "online" means the cursor is set
         self.client.connect_async(self.cfg.host, self.cfg.port, KEEPALIVE)
         self.client.loop_start()
         log.info("pyhm mqtt started: database %s, broker %s, topics %s/...", self.config.database.path,
                  self.link.where, self.topics.base)
         self.notify("READY=1")
         interval = watchdog_interval()
-        last_ping = last_status = 0.0
+        last_ping = last_status = last_work = 0.0
         last_text = ""
-        self.history.start(query)
+        version = None
         try:
             while not self.stopping.wait(TICK):
-                try:
-                    self._tick(query)
-                except SchemaError as exc:
-                    log.error("cannot read the database: %s", exc)
-                self.history.save()
                 now = time.monotonic()
+                try:
+                    seen, version = version, query.data_version()
+                    if seen != version or now - last_work >= IDLE_EVERY or self.link.announce.is_set() \
+                            or self.history.backlog:
+                        last_work = now
+                        self._tick(query)
+                except (SchemaError, sqlite3.Error) as exc:
+                    log.error("cannot read the database: %s", exc)
+                self.history.collect()
+                self.history.save()
                 if interval and now - last_ping >= interval:
                     self.notify("WATCHDOG=1")
                     last_ping = now
@@ -183,11 +187,12 @@ class MqttService:
         self._states(query, meters, announce)
         self.history.pump(query, self._publish_qos1)
 
-    def _publish_qos1(self, topic: str, payload: str) -> Optional[int]:
+    def _publish_qos1(self, topic: str, payload: str) -> Optional[mqtt.MQTTMessageInfo]:
+        """Hand a history message to paho; it keeps (and re-sends) it unless its queue is full."""
         if not self.link.connected.is_set():
             return None
         info = self.client.publish(topic, payload, qos=1)
-        return info.mid if info.rc == mqtt.MQTT_ERR_SUCCESS else None
+        return None if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE else info
 
     def _discover(self, now: MeterNow, announce: bool) -> None:
         keys = (now.name, keys_of(now))
@@ -230,5 +235,6 @@ class MqttService:
                 pass
         self.client.disconnect()
         self.client.loop_stop()
+        self.history.collect()
         self.history.save()
         query.close()

@@ -281,6 +281,11 @@ class Query:
             "SELECT ts_ms, frames_ok, frames_bad, bytes_skipped FROM head_minutes"
             " WHERE serial = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms", (serial, from_ms, to_ms)).fetchall()
 
+    def data_version(self) -> int:
+        """A number that changes whenever another connection (the writer) commits: a cheap
+        "anything new?" for readers that poll."""
+        return self.db.execute("PRAGMA data_version").fetchone()[0]
+
     def writer_alive_ms(self) -> Optional[int]:
         """When the acquisition service last committed (None: never)."""
         row = self.db.execute("SELECT value FROM settings WHERE key = 'writer.alive_ms'").fetchone()
