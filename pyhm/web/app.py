@@ -24,7 +24,7 @@ from pyhm import exactjson, export
 from pyhm.config import Config
 from pyhm.store import Query, SchemaError
 from pyhm.store.query import NotFound
-from pyhm.web import api
+from pyhm.web import api, metrics
 from pyhm.web.auth import COOKIE, Auth, NoPassword
 from pyhm.web.openapi import OPENAPI
 
@@ -78,6 +78,7 @@ class Web:
         self.templates = {name: _package_file(f"templates/{name}.tpl").decode() for name in
                           ("base", "login", "dashboard", "meter", "status", "message")}
         self._local = threading.local()
+        self._metrics = metrics.registry(self.query)
         self.app = bottle.Bottle()
         self.app.config["catchall"] = True
         self._routes()
@@ -149,6 +150,7 @@ class Web:
         app.route("/api/consumption", "GET", self.api(self._consumption))
         app.route("/api/status", "GET", lambda: self.json(api.status(self.query())))
         app.route("/api/export", "GET", self.export)
+        app.route("/metrics", "GET", self.metrics)
         for code in (400, 401, 403, 404, 405, 413, 429, 500, 503):
             app.error(code)(self._error_page)
 
@@ -171,7 +173,7 @@ class Web:
             raise bottle.HTTPResponse(self._no_password(str(exc)), status=503)
         if ok:
             return
-        if path.startswith("/api/"):
+        if path.startswith("/api/") or path == "/metrics":
             headers = {} if bottle.request.get_header("X-Requested-With") else {"WWW-Authenticate": 'Basic realm="pyhm"'}
             raise bottle.HTTPResponse(self.error(401, "login required"), status=401, headers=headers)
         raise bottle.HTTPResponse(status=303, headers={"Location": "/login?next=" + quote(bottle.request.fullpath)})
@@ -240,6 +242,10 @@ class Web:
             raise bottle.HTTPError(404, "no such file")
         body, kind = asset
         bottle.response.content_type = kind
+        return body
+
+    def metrics(self) -> bytes:
+        body, bottle.response.content_type = metrics.exposition(self._metrics, bottle.request.get_header("Accept", ""))
         return body
 
     def healthz(self) -> str:
