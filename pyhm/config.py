@@ -209,6 +209,20 @@ def _obis_pattern(text: str) -> str:
     return text
 
 
+def _device(text: str) -> str:
+    """A device path or glob (/dev/hm_*), or a network head: socket://host:port, rfc2217://host:port."""
+    if "://" not in text:
+        return text
+    url = urlsplit(text)
+    try:
+        port = url.port
+    except ValueError:
+        port = None
+    if url.scheme not in ("socket", "rfc2217") or not url.hostname or port is None:
+        raise ValueError(f"expected a device path or socket://host:port or rfc2217://host:port, got {text!r}")
+    return text
+
+
 def _serial(ctx: _Ctx) -> Callable[[yaml.Node, str], SerialSettings]:
     def parse(node: yaml.Node, path: str) -> SerialSettings:
         d = ctx.mapping(node, path, {
@@ -314,7 +328,7 @@ def parse(text: str, source: str = "<config>") -> Config:
 
     def acquisition(node: yaml.Node, path: str) -> AcquisitionConfig:
         d = ctx.mapping(node, path, {
-            "devices": ctx.texts(),
+            "devices": ctx.texts(_device),
             "serial": _serial(ctx),
             "heads": heads,
             "stall_seconds": ctx.number(1, 3600),
