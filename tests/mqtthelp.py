@@ -3,6 +3,7 @@ records what arrives, and ``pyhm mqtt`` in a subprocess."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import shutil
@@ -51,7 +52,8 @@ class Broker:
     def start(self) -> "Broker":
         conf = self.home / "mosquitto.conf"
         conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+            # As root Mosquitto would switch to its own user, which may not write here.
+            f"user {getpass.getuser()}\nlistener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
             f"persistence_location {self.home}/\nautosave_interval 1\n"
             f"log_dest file {self.home / 'mosquitto.log'}\nlog_type all\n{self.extra}"
         )

@@ -46,6 +46,7 @@ def test_two_sites_arrive_complete_at_the_central_broker_across_its_outage(tmp_p
         for s in sites:
             s.tick(3)
         wait_for(lambda: all(len(readings(col, t)) == 3 for t in topics), 30, "both histories")
+        time.sleep(0.5)  # the collector's own PUBACKs reach the broker (else it re-delivers them, by QoS 1)
         central.stop()
         for _ in range(6):
             for s in sites:
