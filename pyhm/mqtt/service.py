@@ -135,7 +135,7 @@ class MqttService:
         self.notify("READY=1")
         interval = watchdog_interval()
         last_ping = last_status = last_work = 0.0
-        last_text = ""
+        last_text, last_problem = "", ""
         version = None
         try:
             while not self.stopping.wait(TICK):
@@ -153,10 +153,11 @@ class MqttService:
                 if interval and now - last_ping >= interval:
                     self.notify("WATCHDOG=1")
                     last_ping = now
-                text = self.status()
-                if text != last_text or now - last_status >= 30:
+                text, problem = self.status(), self.link.problem or ""
+                # a change of the connection at once; counts at most once a second; a heartbeat
+                if problem != last_problem or (text != last_text and now - last_status >= 1) or now - last_status >= 30:
                     self.notify("STATUS=" + text)
-                    last_status, last_text = now, text
+                    last_status, last_text, last_problem = now, text, problem
         finally:
             self._shutdown(query)
         return 0
