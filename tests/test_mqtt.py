@@ -277,6 +277,24 @@ def test_systemd_hears_ready_watchdog_and_every_change_of_the_broker_state(broke
     assert notify.times("STOPPING=1")
 
 
+def test_waits_for_the_database_ready_and_alive_meanwhile(broker: Broker, tmp_path: Path) -> None:
+    notify = NotifySocket(tmp_path / "notify.sock")
+    proc = start_pyhm_mqtt(mqtt_config(tmp_path, broker.url, SITE), env={"NOTIFY_SOCKET": str(notify.path)})
+    col = Collector(broker.port, [f"{BASE}/#"])
+    try:
+        wait_for(lambda: notify.times("READY=1"), 15, "READY=1")
+        wait_for(lambda: any(m.startswith("STATUS=waiting for the database") for _, m in notify.messages), 5, "waiting")
+        assert proc.poll() is None and not col.messages
+        site = Site(tmp_path, meters=1)  # the acquisition starts: the database appears
+        site.tick()
+        wait_for(lambda: col.on(f"{BASE}/{site.key(0)}/state"), 15, "state once the database is there")
+        site.writer.close()
+    finally:
+        col.close()
+        stop_pyhm_mqtt(proc)
+        notify.close()
+
+
 def test_not_configured_is_a_clear_message_and_a_skip_for_systemd(tmp_path: Path) -> None:
     cfg = tmp_path / "pyhm.cfg"
     cfg.write_text(f"database:\n  path: {tmp_path / 'pyhm.db'}\n")

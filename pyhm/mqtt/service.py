@@ -35,7 +35,7 @@ log = logging.getLogger("pyhm.mqtt")
 TICK = 0.05  # seconds between looks at whether the writer committed (one cheap PRAGMA)
 IDLE_EVERY = 1.0  # seconds between rounds of work when nothing was committed
 HEALTH_EVERY = 10.0  # the state is re-sent this often without new telegrams (head health moves)
-DB_RETRY = 5.0
+DB_RETRY = 2.0
 
 
 class Link:
@@ -124,16 +124,17 @@ class MqttService:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.request_stop)
             signal.signal(signal.SIGINT, self.request_stop)
+        self.notify("READY=1")
+        interval = watchdog_interval()
         query = self._open_database()
         if query is None:
+            self.notify("STOPPING=1")
             return 0
         self.history.start(query)  # before connecting: "online" means the cursor is set
         self.client.connect_async(self.cfg.host, self.cfg.port, KEEPALIVE)
         self.client.loop_start()
         log.info("pyhm mqtt started: database %s, broker %s, topics %s/...", self.config.database.path,
                  self.link.where, self.topics.base)
-        self.notify("READY=1")
-        interval = watchdog_interval()
         last_ping = last_status = last_work = 0.0
         last_text, last_problem = "", ""
         version = None
@@ -163,16 +164,18 @@ class MqttService:
         return 0
 
     def _open_database(self) -> Optional[Query]:
-        """The database, waiting for the acquisition to create it; None if stopped meanwhile."""
+        """The database, waiting for the acquisition to create it (alive for the watchdog
+        meanwhile); None if stopped first."""
         said = False
         while not self.stopping.is_set():
             try:
                 return Query(self.config.database.path)
-            except (SchemaError, OSError) as exc:
+            except (SchemaError, OSError, sqlite3.Error) as exc:
                 if not said:
                     log.warning("waiting for the database: %s", exc)
                     self.notify(f"STATUS=waiting for the database ({exc})")
                     said = True
+            self.notify("WATCHDOG=1")
             self.stopping.wait(DB_RETRY)
         return None
 
