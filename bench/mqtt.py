@@ -1,13 +1,14 @@
 """``pyhm mqtt`` cost and speed: publish lag p50/p95 and CPU/RSS at 4 meters.
 
-Run: .venv/bin/python bench/mqtt.py [--meters 4] [--seconds 60]
+Run: .venv/bin/python bench/mqtt.py [--meters 4] [--seconds 60] [--acquire]
 
-A real Mosquitto on a loopback port; the real store writer commits one telegram per meter
-each second, stamped with the time of its commit; ``pyhm mqtt`` runs as its own process. A
-subscriber on the broker records when each history message and each live state arrives:
-the lag is commit → arrival at the broker's subscriber. (In ``pyhm acquire`` a telegram waits
-up to one more second for its commit.) CPU and peak RSS of ``pyhm mqtt`` are read from /proc
-after a 5 s warm-up, with Mosquitto's CPU in the same run and a bare interpreter for scale.
+A real Mosquitto on a loopback port and ``pyhm mqtt`` as its own process. The telegrams come
+from the real store writer, which commits one per meter each second stamped with the time of
+its commit (lag = commit → broker), or with ``--acquire`` from ``pyhm acquire`` reading
+simulated meters on ptys, stamped when the frame arrived (lag = received → broker, which
+includes the acquisition's commit once a second). A subscriber on the broker notes when each
+history message and each live state arrives. CPU and peak RSS of ``pyhm mqtt`` are read from
+/proc after a 5 s warm-up, with Mosquitto's CPU in the same run and a bare interpreter for scale.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
-from typing import Dict, List
+from typing import List
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -33,7 +35,7 @@ import paho.mqtt.client as mqtt  # noqa: E402
 
 from acquire import cpu_seconds, peak_rss_mib  # noqa: E402
 from mqtthelp import Broker, Collector, Site, mqtt_config, start_pyhm_mqtt, stop_pyhm_mqtt  # noqa: E402
-from pyhm.mqtt.live import iso  # noqa: E402
+from pyhm.acquire.simulate import Simulator  # noqa: E402
 
 
 class TimedCollector(Collector):
@@ -60,32 +62,42 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--meters", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--acquire", action="store_true", help="telegrams from pyhm acquire on simulated meters")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="pyhm-mqtt-"))
     broker = Broker(work / "broker").start()
-    site = Site(work, meters=args.meters)
-    site.tick()
-    committed: Dict[int, float] = {}
     stop = threading.Event()
+    extra = "logging:\n  level: warning\n"
+    if args.acquire:
+        sim = Simulator(work / "heads", args.meters).start()
+        cfg = mqtt_config(work, broker.url, extra=extra + f"acquisition:\n  devices: ['{work / 'heads' / 'hm_*'}']\n"
+                                                      "  discovery: glob\n")
+        acquire = subprocess.Popen([sys.executable, "-m", "pyhm", "--config", str(cfg), "acquire"])
+        feeder = threading.Thread(target=stop.wait, daemon=True)
+        time.sleep(3)  # the database exists
+    else:
+        site = Site(work, meters=args.meters)
+        site.tick()
 
-    def feed() -> None:
-        while not stop.is_set():
-            site.clock.ms = int(time.time() * 1000) - 1000
-            site.tick()
-            committed[site.clock.ms] = time.time()
-            stop.wait(1 - time.time() % 1)
+        def feed() -> None:
+            while not stop.is_set():
+                site.clock.ms = int(time.time() * 1000) - 1000
+                site.tick()  # stamped now, committed now
+                stop.wait(1 - time.time() % 1)
 
-    proc = start_pyhm_mqtt(mqtt_config(work, broker.url, extra="logging:\n  level: warning\n"))
+        cfg = mqtt_config(work, broker.url, extra=extra)
+        feeder = threading.Thread(target=feed, daemon=True)
+    proc = start_pyhm_mqtt(cfg)
     col = TimedCollector(broker.port, ["pyhm/v1/+/+/readings", "pyhm/v1/+/+/state"])
     time.sleep(2)
-    feeder = threading.Thread(target=feed, daemon=True)
     feeder.start()
     try:
         time.sleep(5)
         assert broker.proc is not None
-        c0, b0, t0 = cpu_seconds(proc.pid), cpu_seconds(broker.proc.pid), time.monotonic()
+        peers = [broker.proc.pid] + ([acquire.pid] if args.acquire else [])
+        c0, p0, t0 = cpu_seconds(proc.pid), [cpu_seconds(p) for p in peers], time.monotonic()
         time.sleep(args.seconds)
-        c1, b1, t1 = cpu_seconds(proc.pid), cpu_seconds(broker.proc.pid), time.monotonic()
+        c1, p1, t1 = cpu_seconds(proc.pid), [cpu_seconds(p) for p in peers], time.monotonic()
         rss = peak_rss_mib(proc.pid)
         stop.set()
         feeder.join()
@@ -95,15 +107,21 @@ def main() -> None:
         stop_pyhm_mqtt(proc)
         col.close()
         broker.stop()
-        site.writer.close()
-    at_commit = {iso(ts): t for ts, t in committed.items()}
+        if args.acquire:
+            acquire.send_signal(signal.SIGTERM)
+            acquire.wait(30)
+            sim.stop()
+        else:
+            site.writer.close()
     history, state = [], []
     for (topic, payload, _), arrived in zip(col.messages, col.arrived):
         message = json.loads(payload)
-        if topic.endswith("/readings") and message["ts_ms"] in committed:
-            history.append(arrived - committed[message["ts_ms"]])
-        elif topic.endswith("/state") and message["time"] in at_commit:
-            state.append(arrived - at_commit[message["time"]])
+        if topic.endswith("/readings"):
+            history.append(arrived - message["ts_ms"] / 1000)
+        elif topic.endswith("/state"):
+            stamped = datetime.fromisoformat(message["time"].replace("Z", "+00:00")).timestamp()
+            if arrived - stamped < 5:  # not the 10 s health refresh of an unchanged telegram
+                state.append(arrived - stamped)
     bare = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         time.sleep(1)
@@ -111,12 +129,16 @@ def main() -> None:
     finally:
         bare.send_signal(signal.SIGKILL)
         bare.wait()
-    cpu, broker_cpu = 100 * (c1 - c0) / (t1 - t0), 100 * (b1 - b0) / (t1 - t0)
-    print(f"pyhm mqtt, {args.meters} meters at 1 telegram/s, measured over {args.seconds:g} s:")
-    print(f"  history lag (commit → subscriber): {percentiles(history)}")
-    print(f"  live state lag (commit → subscriber): {percentiles(state)}")
+    cpu = 100 * (c1 - c0) / (t1 - t0)
+    broker_cpu, *acquire_cpu = (100 * (b - a) / (t1 - t0) for a, b in zip(p0, p1))
+    lag = "received → broker" if args.acquire else "commit → broker"
+    print(f"pyhm mqtt, {args.meters} meters at 1 telegram/s from {'pyhm acquire' if args.acquire else 'the writer'},"
+          f" measured over {args.seconds:g} s:")
+    print(f"  history lag ({lag}): {percentiles(history)}")
+    print(f"  live state lag ({lag}): {percentiles(state)}")
     print(f"  CPU: {cpu:.2f} % of one core; Mosquitto in the same run: {broker_cpu:.2f} %"
-          f" ({cpu / broker_cpu if broker_cpu else float('inf'):.1f}×)")
+          f" ({cpu / broker_cpu if broker_cpu else float('inf'):.1f}×)"
+          + "".join(f"; pyhm acquire: {a:.2f} % ({cpu / a if a else float('inf'):.1f}×)" for a in acquire_cpu))
     print(f"  peak RSS: {rss:.1f} MiB; a bare Python interpreter: {bare_rss:.1f} MiB")
     print(f"Python {sys.version.split()[0]}, paho-mqtt {paho.mqtt.__version__}")
 

@@ -2,8 +2,9 @@
 
 Per meter the cursor holds the time of the last telegram the broker acknowledged (PUBACK),
 and the counters published up to it. It moves only on acknowledgements, in order, and is
-written to a small JSON file atomically (write, fsync, rename), so a restart, a broker outage
-or a network cut resumes exactly after the last acknowledged telegram.
+written to a small JSON file atomically (write, fsync, rename; every few seconds and at
+stop), so a restart, a broker outage or a network cut resumes after the last acknowledged
+telegram (after a crash or a power cut: at most the last few seconds are sent again).
 
 Messages are only published while connected, at most ``window`` unacknowledged at a time;
 paho re-sends those after a reconnect, so nothing is published twice by pyhm (QoS 1 may still

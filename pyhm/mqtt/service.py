@@ -36,6 +36,7 @@ TICK = 0.05  # seconds between looks at whether the writer committed (one cheap 
 IDLE_EVERY = 1.0  # seconds between rounds of work when nothing was committed
 HEALTH_EVERY = 10.0  # the state is re-sent this often without new telegrams (head health moves)
 DB_RETRY = 2.0
+CURSOR_EVERY = 5.0  # seconds between writes of the cursor file (an SD card counts writes); at stop, always
 
 
 class Link:
@@ -135,7 +136,7 @@ class MqttService:
         self.client.loop_start()
         log.info("pyhm mqtt started: database %s, broker %s, topics %s/...", self.config.database.path,
                  self.link.where, self.topics.base)
-        last_ping = last_status = last_work = 0.0
+        last_ping = last_status = last_sent = last_work = last_save = 0.0
         last_text, last_problem = "", ""
         version = None
         try:
@@ -150,15 +151,20 @@ class MqttService:
                 except (SchemaError, sqlite3.Error) as exc:
                     log.error("cannot read the database: %s", exc)
                 self.history.collect()
-                self.history.save()
+                if now - last_save >= CURSOR_EVERY:
+                    self.history.save()
+                    last_save = now
                 if interval and now - last_ping >= interval:
                     self.notify("WATCHDOG=1")
                     last_ping = now
-                text, problem = self.status(), self.link.problem or ""
+                problem = self.link.problem or ""
                 # a change of the connection at once; counts at most once a second; a heartbeat
-                if problem != last_problem or (text != last_text and now - last_status >= 1) or now - last_status >= 30:
-                    self.notify("STATUS=" + text)
-                    last_status, last_text, last_problem = now, text, problem
+                if problem != last_problem or now - last_status >= 1:
+                    text = self.status()
+                    if problem != last_problem or text != last_text or now - last_sent >= 30:
+                        self.notify("STATUS=" + text)
+                        last_text, last_problem, last_sent = text, problem, now
+                    last_status = now
         finally:
             self._shutdown(query)
         return 0
