@@ -77,6 +77,29 @@ def _acquire(args: argparse.Namespace) -> int:
     return Service(cfg).run()
 
 
+def _mqtt(args: argparse.Namespace) -> int:
+    from pyhm import config, logs
+
+    cfg = _load(args)
+    if cfg is None:
+        return 255 if args.configured else 2  # for ExecCondition=: 255 fails the unit, 1-254 skip it
+    if cfg.mqtt is None:
+        print(f"pyhm mqtt: not configured: {cfg.source} has no mqtt section (see the README, MQTT)", file=sys.stderr)
+        return 1
+    if args.configured:
+        print(f"pyhm mqtt: configured: {cfg.mqtt.url}")
+        return 0
+    from pyhm.mqtt.service import MqttService
+
+    logs.setup(cfg.logging.level)
+    try:
+        service = MqttService(cfg)
+    except config.ConfigError as exc:
+        print(f"pyhm mqtt: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    return service.run()
+
+
 def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The configuration, or None after saying what is wrong with it."""
     from pyhm import config
@@ -303,6 +326,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "as pyhm-web.service. Set the password first with pyhm passwd. Settings: the web "
                     "section of the configuration (see --config).")
     p.set_defaults(func=_web)
+
+    p = sub.add_parser("mqtt", help="publish to an MQTT broker: Home Assistant discovery, live state, history stream")
+    p.add_argument("--configured", action="store_true",
+                   help="only say whether an mqtt section is configured (exit 0) or not (exit 1)")
+    p.set_defaults(func=_mqtt)
 
     p = sub.add_parser("passwd", help="set the web password")
     p.add_argument("--stdin", action="store_true", help="read the password from standard input (for scripts)")

@@ -11,9 +11,11 @@ import fnmatch
 import ipaddress
 import os
 import re
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -97,6 +99,26 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class MqttConfig:
+    """``pyhm mqtt``: where to publish, and under which names (absent: the service does not run)."""
+
+    url: str
+    host: str
+    port: int
+    tls: bool
+    site: str
+    username: Optional[str] = None
+    password_file: Optional[Path] = None
+    ca_file: Optional[Path] = None
+    client_id: Optional[str] = None
+    topic_prefix: str = "pyhm"
+    discovery: bool = True
+    discovery_prefix: str = "homeassistant"
+    state_interval: float = 0
+    cursor_file: Optional[Path] = None
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "info"
 
@@ -109,6 +131,7 @@ class Config:
     web: WebConfig = WebConfig()
     logging: LoggingConfig = LoggingConfig()
     timezone: Optional[str] = None  # IANA name for local days and times; None: the host's zone
+    mqtt: Optional[MqttConfig] = None
     source: str = "built-in defaults"
 
     def meter_for(self, server_id: bytes, head: Optional[str]) -> Optional[MeterConfig]:
@@ -297,6 +320,22 @@ def _clash(a: MeterConfig, b: MeterConfig) -> Optional[Tuple[str, str]]:
     return None
 
 
+
+
+def _device(text: str) -> str:
+    """A device path or glob (/dev/hm_*), or a network head: socket://host:port, rfc2217://host:port."""
+    if "://" not in text:
+        return text
+    url = urlsplit(text)
+    try:
+        port = url.port
+    except ValueError:
+        port = None
+    if url.scheme not in ("socket", "rfc2217") or not url.hostname or port is None:
+        raise ValueError(f"expected a device path or socket://host:port or rfc2217://host:port, got \"{text}\"")
+    return text
+
+
 def _serial(ctx: _Ctx) -> Callable[[yaml.Node, str], SerialSettings]:
     def parse(node: yaml.Node, path: str) -> SerialSettings:
         d = ctx.mapping(node, path, {
@@ -319,6 +358,59 @@ def _server_id(ctx: _Ctx) -> Callable[[yaml.Node, str], bytes]:
         if not raw:
             raise ctx.error(node, path, f"expected the meter's server id in hex (e.g. 0a01454d480000cacf7e), got {_shown(v)}")
         return raw
+    return parse
+
+
+def _topic_level(ctx: _Ctx) -> Callable[[yaml.Node, str], str]:
+    def parse(node: yaml.Node, path: str) -> str:
+        v = str(ctx.scalar(node, path))
+        if not v or any(c in v for c in "/+#\0") or not v.isprintable():
+            raise ctx.error(node, path, f"expected one MQTT topic level (no /, + or #), got \"{v}\"")
+        return v
+    return parse
+
+
+def _mqtt(ctx: _Ctx) -> Callable[[yaml.Node, str], MqttConfig]:
+    def flag(node: yaml.Node, path: str) -> bool:
+        v = ctx.scalar(node, path)
+        if not isinstance(v, bool):
+            raise ctx.error(node, path, f"expected true or false, got \"{v}\"")
+        return v
+
+    def parse(node: yaml.Node, path: str) -> MqttConfig:
+        level = _topic_level(ctx)
+        d = ctx.mapping(node, path, {
+            "url": ctx.text,
+            "username": ctx.text,
+            "password_file": lambda n, p: Path(ctx.text(n, p)),
+            "ca_file": lambda n, p: Path(ctx.text(n, p)),
+            "client_id": ctx.text,
+            "topic_prefix": level,
+            "site": level,
+            "discovery": flag,
+            "discovery_prefix": level,
+            "state_interval": ctx.number(0, 86400),
+            "cursor_file": lambda n, p: Path(ctx.text(n, p)),
+        })
+        if "url" not in d:
+            raise ctx.error(node, path, "the mqtt section needs a url (mqtt://host:1883 or mqtts://host:8883)")
+        url = urlsplit(d["url"])
+        where = next(v for k, v in node.value if k.value == "url")
+        try:
+            port = url.port
+        except ValueError:
+            port = -1
+        if url.scheme not in ("mqtt", "mqtts") or not url.hostname or port == -1 or url.path not in ("", "/") \
+                or url.query or url.username or url.password:
+            raise ctx.error(where, f"{path}.url", "expected mqtt://host[:port] or mqtts://host[:port] "
+                            f"(user name and password go in username and password_file), got \"{d['url']}\"")
+        tls = url.scheme == "mqtts"
+        if "ca_file" in d and not tls:
+            raise ctx.error(node, f"{path}.ca_file", "a CA file needs an mqtts:// url")
+        if "password_file" in d and "username" not in d:
+            raise ctx.error(node, f"{path}.password_file", "a password needs a username")
+        d.setdefault("site", socket.gethostname().split(".")[0] or "pyhm")
+        return MqttConfig(host=url.hostname, port=port or (8883 if tls else 1883), tls=tls, **d)
     return parse
 
 
@@ -354,7 +446,7 @@ def parse(text: str, source: str = "<config>") -> Config:
 
     def acquisition(node: yaml.Node, path: str) -> AcquisitionConfig:
         d = ctx.mapping(node, path, {
-            "devices": ctx.texts(_no_nul),
+            "devices": ctx.texts(lambda t: _device(_no_nul(t))),
             "serial": _serial(ctx),
             "heads": heads,
             "stall_seconds": ctx.number(1, 3600),
@@ -418,6 +510,7 @@ def parse(text: str, source: str = "<config>") -> Config:
     sections = ctx.mapping(root, "", {
         "database": database, "acquisition": acquisition, "meters": meters, "web": web, "logging": logging_,
         "timezone": timezone,
+        "mqtt": _mqtt(ctx),
     })
     return Config(source=source, **sections)
 

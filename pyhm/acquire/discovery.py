@@ -1,11 +1,13 @@
-"""Finding IR heads: a head is a tty whose device links include a watched link (/dev/hm_*).
+"""Finding IR heads: a head is a tty whose device links include a watched link (/dev/hm_*),
+or a network head given as a pyserial URL (``socket://host:port``, ``rfc2217://host:port``).
 
 Only what the user meant is a head: the udev rule links only devices that call themselves a
 read head, and other adapters are named by the user (``acquisition.extra_heads``, turned into
 link patterns by the configuration). Two backends with one interface (``start``, ``poll``,
 ``stop``), both putting ``HeadEvent``s on a queue for the supervisor: ``UdevDiscovery`` listens
 to udev (hot-plug), ``GlobDiscovery`` looks for the paths every second (ptys, adapters that
-udev does not announce).
+udev does not announce). Network heads
+are always there: they are announced once at the start, and their reader reconnects.
 """
 
 from __future__ import annotations
@@ -185,9 +187,48 @@ class GlobDiscovery:
         self._present = {}
 
 
+NETWORK_SCHEMES = ("socket://", "rfc2217://")
+
+
+def is_network(device: str) -> bool:
+    return device.startswith(NETWORK_SCHEMES)
+
+
+def network_head(url: str) -> Head:
+    """``socket://wifi-head.lan:8888`` → the head ``wifi-head.lan:8888`` read from that URL."""
+    return Head(url.split("://", 1)[1].split("?", 1)[0].rstrip("/"), url, url)
+
+
+class WithNetworkHeads:
+    """A discovery backend plus the network heads of the configuration."""
+
+    def __init__(self, backend, urls: Sequence[str], events: "queue.Queue[HeadEvent]") -> None:  # type: ignore[no-untyped-def]
+        self.backend = backend
+        self.urls = list(urls)
+        self.events = events
+
+    def start(self) -> None:
+        self.backend.start()
+        for url in self.urls:
+            self.events.put(HeadEvent("add", network_head(url)))
+
+    def poll(self) -> None:
+        self.backend.poll()
+
+    def alive(self) -> bool:
+        return bool(self.backend.alive())
+
+    def stop(self) -> None:
+        self.backend.stop()
+
+
 def discovery(kind: str, patterns: Sequence[str], events: "queue.Queue[HeadEvent]"):  # type: ignore[no-untyped-def]
-    """The backend for ``acquisition.discovery`` in the configuration."""
-    return UdevDiscovery(patterns, events) if kind == "udev" else GlobDiscovery(patterns, events)
+    """The backend for ``acquisition.discovery`` in the configuration (plus network heads)."""
+    paths = [p for p in patterns if not is_network(p)]
+    backend = UdevDiscovery(paths, events) if kind == "udev" else GlobDiscovery(paths, events)
+    urls = [p for p in patterns if is_network(p)]
+    return WithNetworkHeads(backend, urls, events) if urls else backend
 
 
-__all__: List[str] = ["GlobDiscovery", "Head", "HeadEvent", "UdevDiscovery", "discovery", "port_of", "serial_of"]
+__all__: List[str] = ["GlobDiscovery", "Head", "HeadEvent", "UdevDiscovery", "discovery", "is_network", "port_of",
+                      "serial_of"]

@@ -16,8 +16,9 @@ import time
 from typing import Callable, Optional
 
 import serial
+from serial import rfc2217
 
-from pyhm.acquire.discovery import Head
+from pyhm.acquire.discovery import Head, is_network
 from pyhm.config import Config, SerialSettings
 from pyhm.sml import Frame, FrameReader, decode_frame
 from pyhm.store import HeadStats
@@ -46,13 +47,24 @@ def open_exclusive(device: str, settings: SerialSettings) -> serial.Serial:
     return port
 
 
-def read_available(port: serial.Serial) -> bytes:
+def open_port(device: str, settings: SerialSettings) -> serial.SerialBase:
+    """A tty by path (opened exclusively), or a network head by pyserial URL (socket://, rfc2217://)."""
+    if is_network(device):
+        return serial.serial_for_url(device, baudrate=settings.baudrate, bytesize=settings.bytesize,
+                                     parity=settings.parity, stopbits=settings.stopbits, timeout=READ_TIMEOUT)
+    return open_exclusive(device, settings)
+
+
+def read_available(port: serial.SerialBase) -> bytes:
     """What has arrived, as soon as it arrives (b"" after READ_TIMEOUT without a byte).
 
     pyserial opens and configures the port; reading goes straight to its descriptor, so a
     frame is stamped when it arrives (pyserial's read waits for its timeout or a full buffer,
     and asking the driver how much is waiting, TIOCINQ, is not supported by every tty).
     """
+    if isinstance(port, rfc2217.Serial):  # pyserial speaks telnet on that socket: read through it
+        data = port.read(1)
+        return data + port.read(port.in_waiting) if data and port.in_waiting else data
     fd = port.fileno()
     ready, _, _ = select.select([fd], [], [], READ_TIMEOUT)
     if not ready:
@@ -64,6 +76,15 @@ def read_available(port: serial.Serial) -> bytes:
     if not data:
         raise serial.SerialException("the device is gone (end of file)")
     return data
+
+
+def open_port(device: str, settings: SerialSettings) -> serial.SerialBase:
+    """A tty by path, or a network head by pyserial URL (socket://, rfc2217://)."""
+    kwargs = dict(baudrate=settings.baudrate, bytesize=settings.bytesize, parity=settings.parity,
+                  stopbits=settings.stopbits, timeout=READ_TIMEOUT)
+    if is_network(device):
+        return serial.serial_for_url(device, **kwargs)
+    return serial.Serial(device, **kwargs)
 
 
 class HeadReader(threading.Thread):
@@ -114,7 +135,7 @@ class HeadReader(threading.Thread):
         while not self._stopping.is_set():
             self.beats += 1
             try:
-                port = open_exclusive(self.head.device, self.settings)
+                port = open_port(self.head.device, self.settings)
             except (serial.SerialException, OSError, ValueError) as exc:
                 self._trouble("retrying", f"cannot open {self.head.device}: {exc}")
                 self._pause(backoff)
@@ -142,7 +163,7 @@ class HeadReader(threading.Thread):
             self.beats += 1
             self._stopping.wait(min(left, 1.0))
 
-    def _read(self, port: serial.Serial) -> bool:
+    def _read(self, port: serial.SerialBase) -> bool:
         """Read until stopped, the port fails or stalls; True if any frame came through."""
         last_byte = time.monotonic()
         got_frames = False

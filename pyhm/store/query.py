@@ -189,6 +189,21 @@ class Query:
                 last = ts
                 yield ts, v, exp
 
+    def telegrams(self, meter_id: int, after_ms: int, limit: int) -> List[Tuple[int, List[Tuple[Series, Decimal]]]]:
+        """The next ``limit`` stored telegrams of a meter after ``after_ms``, oldest first, with
+        the exact values each row holds (an unchanged counter only once a minute)."""
+        if (self._committed_ms(meter_id) or 0) <= after_ms:
+            return []  # nothing newer: spares a scan (telegrams are clustered by time, not meter)
+        by_id = {s.id: s for s in self.series_of(meter_id)}
+        out = []
+        for ts, lid, data in self.db.execute(
+            "SELECT ts_ms, layout_id, data FROM telegrams WHERE meter_id = ? AND ts_ms > ? ORDER BY ts_ms LIMIT ?",
+            (meter_id, after_ms, limit),
+        ).fetchall():
+            layout = self._layouts.get(lid) or self._layout(lid)
+            out.append((ts, [(by_id[sid], decimal(v, exp)) for (sid, _, exp), v in zip(layout.slots, layout.unpack(data))]))
+        return out
+
     def texts(self, series: Series, from_ms: int, to_ms: int) -> List[Tuple[int, bytes]]:
         return [(ts, bytes(v)) for ts, v in self.db.execute(
             "SELECT ts_ms, value FROM texts WHERE series_id = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms",

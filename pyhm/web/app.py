@@ -26,7 +26,7 @@ from pyhm.config import Config
 from pyhm.localtime import zone, zone_name
 from pyhm.store import Query, SchemaError
 from pyhm.store.query import NotFound
-from pyhm.web import api
+from pyhm.web import api, metrics
 from pyhm.web.auth import COOKIE, Auth, Blocked, NoPassword
 from pyhm.web.openapi import OPENAPI
 from pyhm.web.summary import Summary
@@ -101,6 +101,7 @@ class Web:
                           ("base", "login", "dashboard", "meter", "status", "message")}
         self._local = threading.local()
         self.summary = Summary()
+        self._metrics = metrics.registry(self.query)
         self.app = bottle.Bottle()
         self.app.config["catchall"] = True
         self.app.install(self._database_guard)
@@ -208,6 +209,7 @@ class Web:
         app.route("/api/consumption", "GET", self.api(self._consumption))
         app.route("/api/status", "GET", lambda: self.json(api.status(self.query())))
         app.route("/api/export", "GET", self.export)
+        app.route("/metrics", "GET", self.metrics)
         for code in (400, 401, 403, 404, 405, 413, 429, 500, 503):
             app.error(code)(self._error_page)
 
@@ -233,7 +235,7 @@ class Web:
             raise bottle.HTTPResponse(self.problem(429, str(exc)), status=429, headers={"Retry-After": exc.retry_after})
         if ok:
             return
-        if path.startswith("/api/"):
+        if path.startswith("/api/") or path == "/metrics":
             headers = {} if bottle.request.get_header("X-Requested-With") else {"WWW-Authenticate": 'Basic realm="pyhm"'}
             raise bottle.HTTPResponse(self.error(401, "login required"), status=401, headers=headers)
         raise bottle.HTTPResponse(status=303, headers={"Location": "/login?next=" + quote(bottle.request.fullpath)})
@@ -310,6 +312,10 @@ class Web:
             raise bottle.HTTPError(404, "no such file")
         body, kind = asset
         bottle.response.content_type = kind
+        return body
+
+    def metrics(self) -> bytes:
+        body, bottle.response.content_type = metrics.exposition(self._metrics, bottle.request.get_header("Accept", ""))
         return body
 
     def healthz(self) -> str:

@@ -1,0 +1,1 @@
+"""``pyhm mqtt``: the readings on an MQTT broker, for Home Assistant and for collectors."""
