@@ -48,6 +48,7 @@ def test_live_within_two_seconds_and_sigterm_commits_all(tmp_path: Path) -> None
     meter = PtyMeter(tmp_path / "heads", "LIVE", sim)
     proc = start(cfg)
     web = None
+    sent = 0
     try:
         wait_for(lambda: head(db, "LIVE"), what="head found")
         assert meter.send()
@@ -65,15 +66,20 @@ def test_live_within_two_seconds_and_sigterm_commits_all(tmp_path: Path) -> None
             lags.append(time.monotonic() - sent)
             time.sleep(0.2)
         assert max(lags) < 2
+        end = time.monotonic() + 17  # longer than /healthz's 15 s, shorter than the window
+        while time.monotonic() < end:
+            assert meter.send()
+            time.sleep(1)
         status, health = web.get_json("/healthz", auth=None)
-        assert status == 200 and health["status"] == "ok"
+        assert status == 200 and health["status"] == "ok" and health["age_s"] < 2
+        sent = 11 + 17
         assert telegram_count(db, sim.server_id) == 1  # the rest waits in RAM: not one disk commit
     finally:
         if web is not None:
             web.stop()
         err = stop(proc)
         meter.unplug()
-    assert telegram_count(db, sim.server_id) == 11  # SIGTERM: everything committed
+    assert telegram_count(db, sim.server_id) == sent  # SIGTERM: everything committed
     assert "committing every 60 s" in err and "Traceback" not in err
 
 

@@ -29,6 +29,7 @@ Deliver = Callable[[bytes, list, int, "HeadReader"], None]
 READ_TIMEOUT = 0.5
 CHUNK = 4096
 MAX_BACKOFF = 30.0
+STALL_PAUSE = 0.5  # seconds a stalled head stays closed before it is reopened
 
 
 def open_exclusive(device: str, settings: SerialSettings) -> serial.Serial:
@@ -118,7 +119,7 @@ class HeadReader(threading.Thread):
     def stats(self, present: bool = True) -> HeadStats:
         return HeadStats(self.head.serial, self.head.device, present, self.state if present else "gone",
                          self.server_id, self.frames_ok, self.frames_bad, self.bytes_skipped,
-                         self.last_frame_ms, self.last_error)
+                         self.last_frame_ms, self.last_error, self.message_crc_bad)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -145,12 +146,17 @@ class HeadReader(threading.Thread):
                           self.settings.bytesize, self.settings.parity, self.settings.stopbits)
             self.state = "reading"
             try:
-                if self._read(port):
-                    backoff = 1.0
+                outcome = self._read(port)
             finally:
                 port.close()
                 self._frames.reset()  # a half-received telegram is never stored
-            if not self._stopping.is_set():
+            if outcome == "frames":
+                backoff = 1.0
+            if outcome == "stalled":
+                # A quiet head is reopened at once (it may have hung), never left closed for
+                # long: the port stays pyhm's, and a meter that speaks again is heard.
+                self._pause(STALL_PAUSE)
+            elif not self._stopping.is_set():
                 self._pause(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
         self.state = "stopped"
@@ -163,8 +169,9 @@ class HeadReader(threading.Thread):
             self.beats += 1
             self._stopping.wait(min(left, 1.0))
 
-    def _read(self, port: serial.SerialBase) -> bool:
-        """Read until stopped, the port fails or stalls; True if any frame came through."""
+    def _read(self, port: serial.SerialBase) -> str:
+        """Read until stopped, the port fails or stalls: "frames" if any frame came through,
+        else "stalled" or "failed"."""
         last_byte = time.monotonic()
         got_frames = False
         while not self._stopping.is_set():
@@ -173,17 +180,17 @@ class HeadReader(threading.Thread):
                 data = read_available(port)
             except (serial.SerialException, OSError) as exc:
                 self._trouble("retrying", f"{self.head.device}: {exc}")
-                return got_frames
+                return "frames" if got_frames else "failed"
             now = time.monotonic()
             if not data:
                 if now - last_byte > self.stall_seconds:
                     self._trouble("stalled", f"no data from {self.head.device} for {self.stall_seconds:g} s; reopening")
-                    return got_frames
+                    return "frames" if got_frames else "stalled"
                 continue
             last_byte = now
             for frame in self._frames.feed(data):
                 got_frames |= self._frame(frame)
-        return got_frames
+        return "frames" if got_frames else "failed"
 
     def _frame(self, frame: Frame) -> bool:
         ts_ms = int(time.time() * 1000)

@@ -8,7 +8,8 @@ Layout, chosen for an SD card:
 * ``texts``: octet-string values (device ids, firmware), stored only when they change.
 * ``rollup_minute|hour|day``: per series and bucket: count, min, max, sum (gauges) or first,
   last and the sum of increases (counters), as exact integers at a decimal exponent.
-* ``heads``, ``head_minutes`` (since version 2): reception health per IR head.
+* ``heads``, ``head_minutes`` (since version 2): reception health per IR head (since version
+  3 with the count of messages whose own CRC was wrong).
 * ``settings``: small facts, such as when the acquisition service last committed.
 
 Since version 3, ``telegrams`` is clustered by (time, meter): every commit appends at the end
@@ -145,6 +146,7 @@ CREATE TABLE telegrams_v3 (
 ) WITHOUT ROWID;
 INSERT INTO telegrams_v3 SELECT meter_id, ts_ms, layout_id, data, meter_time FROM telegrams ORDER BY ts_ms, meter_id;
 ALTER TABLE meters ADD COLUMN last_ms INTEGER;
+ALTER TABLE heads ADD COLUMN messages_bad INTEGER NOT NULL DEFAULT 0;
 UPDATE meters SET last_ms = (SELECT MAX(t.ts_ms) FROM telegrams t WHERE t.meter_id = meters.id);
 DROP TABLE telegrams;
 ALTER TABLE telegrams_v3 RENAME TO telegrams;

@@ -55,6 +55,7 @@ class HeadStats(NamedTuple):
     bytes_skipped: int
     last_frame_ms: Optional[int]
     last_error: Optional[str]
+    messages_bad: int = 0  # messages stored although their own CRC was wrong (eBZ does this)
 
 
 def _no_rows() -> Dict[str, List[Row]]:
@@ -122,8 +123,8 @@ class Writer:
         self._backoff = 1.0
         self._pruned_at = 0
         self._heads: List[HeadStats] = []
-        self._head_base: Dict[str, Tuple[int, int, int]] = {}  # counts already stored, per head
-        self._head_next: Dict[str, Tuple[int, int, int]] = {}
+        self._head_base: Dict[str, Tuple[int, ...]] = {}  # counts already stored, per head
+        self._head_next: Dict[str, Tuple[int, ...]] = {}
         self._head_minutes: Dict[Tuple[str, int], Tuple[int, int, int]] = {}  # not yet written
         self._head_minutes_next = self._head_minutes
         try:
@@ -347,24 +348,25 @@ class Writer:
         minute = now_ms - now_ms % MINUTE_MS
         gathered = dict(self._head_minutes)
         for h in self._heads:
-            counts = (h.frames_ok, h.frames_bad, h.bytes_skipped)
-            base = self._head_base.get(h.serial, (0, 0, 0))
+            counts = (h.frames_ok, h.frames_bad, h.bytes_skipped, h.messages_bad)
+            base = self._head_base.get(h.serial, (0, 0, 0, 0))
             if any(c < b for c, b in zip(counts, base)):
-                base = (0, 0, 0)  # its reader started again: counts begin at zero
-            ok, bad, skipped = (c - b for c, b in zip(counts, base))
+                base = (0, 0, 0, 0)  # its reader started again: counts begin at zero
+            ok, bad, skipped, messages_bad = (c - b for c, b in zip(counts, base))
             self._head_next[h.serial] = counts
             self.db.execute(
                 "INSERT INTO heads (serial, device, present, state, first_seen_ms, last_seen_ms, server_id,"
-                " frames_ok, frames_bad, bytes_skipped, last_frame_ms, last_error)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " frames_ok, frames_bad, bytes_skipped, last_frame_ms, last_error, messages_bad)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (serial) DO UPDATE SET device = excluded.device, present = excluded.present,"
                 " state = excluded.state, last_seen_ms = CASE WHEN excluded.present THEN excluded.last_seen_ms"
                 " ELSE heads.last_seen_ms END, server_id = coalesce(excluded.server_id, heads.server_id),"
                 " frames_ok = heads.frames_ok + excluded.frames_ok, frames_bad = heads.frames_bad + excluded.frames_bad,"
                 " bytes_skipped = heads.bytes_skipped + excluded.bytes_skipped,"
-                " last_frame_ms = coalesce(excluded.last_frame_ms, heads.last_frame_ms), last_error = excluded.last_error",
+                " last_frame_ms = coalesce(excluded.last_frame_ms, heads.last_frame_ms), last_error = excluded.last_error,"
+                " messages_bad = heads.messages_bad + excluded.messages_bad",
                 (h.serial, h.device, int(h.present), h.state, now_ms, now_ms, h.server_id, ok, bad, skipped,
-                 h.last_frame_ms, h.last_error),
+                 h.last_frame_ms, h.last_error, messages_bad),
             )
             if ok or bad or skipped:
                 old = gathered.get((h.serial, minute), (0, 0, 0))

@@ -214,6 +214,7 @@ def status(q: Optional[Query]) -> Dict[str, Any]:
             "serial": h["serial"], "device": h["device"], "present": bool(h["present"]), "state": h["state"],
             "meter": h["server_id"].hex() if h["server_id"] else None,
             "frames_ok": h["frames_ok"], "frames_bad": h["frames_bad"], "bytes_skipped": h["bytes_skipped"],
+            "messages_bad": h["messages_bad"],
             "last_frame": iso(h["last_frame_ms"], q.tz), "last_seen": iso(h["last_seen_ms"], q.tz), "last_error": h["last_error"],
             "last_hour": {"frames_ok": sum(m[1] for m in minutes), "frames_bad": sum(m[2] for m in minutes),
                           "bytes_skipped": sum(m[3] for m in minutes)},
@@ -221,14 +222,43 @@ def status(q: Optional[Query]) -> Dict[str, Any]:
     stats = q.stats()
     database = {k: v for k, v in stats.items() if not k.endswith("_ms")}
     database["oldest_raw"], database["newest_raw"] = iso(stats["oldest_raw_ms"], q.tz), iso(stats["newest_raw_ms"], q.tz)
-    return {"database": database, "acquisition": acquisition(q), "heads": heads, "versions": versions}
+    return {"database": database, "acquisition": acquisition(q), "heads": heads, "disk": disk_writes(q),
+            "versions": versions}
+
+
+SD_BUDGET_MIB = 100  # a day, for all of pyhm: what an SD card bears for years
+MEASURE_MS = 600_000  # a figure per day needs this much measuring first
+
+
+def disk_writes(q: Query) -> Optional[Dict[str, Any]]:
+    """What the acquisition wrote to disk, per day (its /proc/self/io), with a line of advice."""
+    live = q.live()
+    io = live.facts.get("io") if live else None
+    if not io or io.get("write_bytes") is None:
+        return None
+    span = live.written_ms - io["since_ms"]  # type: ignore[union-attr]
+    window = live.commit_seconds  # type: ignore[union-attr]
+    out: Dict[str, Any] = {"commit_seconds": window, "since": iso(io["since_ms"], q.tz), "mib_per_day": None}
+    if span < MEASURE_MS:
+        out["advice"] = "Measuring: a figure per day after ten minutes."
+        return out
+    per_day = io["write_bytes"] / span * 86_400_000 / 1_048_576
+    out["mib_per_day"] = round(per_day, 1)
+    if per_day <= SD_BUDGET_MIB:
+        out["advice"] = "Within the budget of an SD card (100 MiB a day): it will last for years."
+    elif window < 60:
+        out["advice"] = (f"More than an SD card should take for years. On an SD card, set database.commit_seconds "
+                         f"to 60 or more (now {window:g} s); on an SSD this is fine.")
+    else:
+        out["advice"] = "More than an SD card should take for years: many meters; an SSD is the better disk here."
+    return out
 
 
 def health(q: Optional[Query]) -> Dict[str, Any]:
     """For /healthz: is data arriving?"""
     if q is None:
         return {"status": "no-database", "fresh": False}
-    newest = q.db.execute("SELECT MAX(ts_ms) FROM telegrams").fetchone()[0]
+    newest = q.newest_ms()  # the live store too: commits come once a window
     if newest is None:
         return {"status": "no-data", "fresh": False}
     age = time.time() - newest / 1000
