@@ -99,30 +99,47 @@ def send(m: Machine, name: str, telegrams: int = 3) -> None:
     m.python(TYPE_BYTES, f"/dev/{DEVICES[name][0]}", data.hex())
 
 
-# Runs inside the machine, with the installed pyhm: telegrams stored for a meter.
+# Runs inside the machine, with the installed pyhm: telegrams read from a meter, as every reader
+# of the store sees them (store.Query: the committed ones and those the acquisition still holds
+# in its live store on /run/pyhm; it commits only once a minute).
 COUNT = """
 import sys
 from pyhm.store import Query
 q = Query("/var/lib/pyhm/pyhm.db")
-print(q.db.execute("SELECT count(*) FROM telegrams t JOIN meters m ON m.id = t.meter_id WHERE m.server_id = ?",
-                   (bytes.fromhex(sys.argv[1]),)).fetchone()[0])
+try:
+    meter = q.meter(sys.argv[1])
+except LookupError:
+    print(0)
+else:
+    print(max((sum(1 for _ in q.raw(s, 0, 2**62)) for s in q.series_of(meter.id)), default=0))
 """
 
 
-def stored(m: Machine, name: str) -> int:
+def read(m: Machine, name: str) -> int:
     return int(m.python(COUNT, METERS[name].server_id.hex()))
 
 
 def read_through(m: Machine, name: str, timeout: float = 60) -> int:
-    """Telegrams typed into the head until they are stored (a port being reopened drops what
-    arrives meanwhile, as a real one would); the number stored."""
-    before = stored(m, name)
+    """Telegrams typed into the head until they are read (a port being reopened drops what
+    arrives meanwhile, as a real one would); the number read."""
+    before = read(m, name)
 
     def more() -> int:
         send(m, name, 1)
-        return max(0, stored(m, name) - before)
+        return max(0, read(m, name) - before)
 
     return int(m.wait(f"telegrams through {name}", more, timeout=timeout, every=1))
+
+
+def rpm(m: Machine, *args: str) -> None:
+    """rpm, then what the distribution's file trigger on /usr/lib/udev/rules.d does after every
+    transaction that puts a rule there (Fedora's systemd-udev: `udevadm control --reload`;
+    packages carry no reload of their own). Debian's rpm here has no systemd-udev package, so
+    no trigger: without this, udevd goes on with the rules it had until it happens to look at
+    the rules directories again (on an event, at most every 3 s), and a head plugged in sooner
+    gets no /dev/hm_ link."""
+    m.run("rpm", *args)
+    m.run("udevadm", "control", "--reload")
 
 
 def logged(m: Machine, pattern: str, unit: str = ACQ) -> bool:
@@ -142,7 +159,7 @@ def test_install_makes_the_user_and_its_state_directory(machine: Machine) -> Non
     assert m.run("getent", "passwd", "pyhm", check=False).returncode == 2  # not there before
     # --nodeps: Debian's rpm database knows none of the python3dist(), systemd-udev or openssl
     # packages the RPM requires; they are installed here as Debian packages.
-    m.run("rpm", "-i", "--nodeps", "/var/tmp/pyhm-first.rpm")
+    rpm(m, "-i", "--nodeps", "/var/tmp/pyhm-first.rpm")
     assert m.sh("getent passwd pyhm").split(":")[5] == "/var/lib/pyhm"
     assert "dialout" in m.sh("id -nG pyhm").split()
     assert m.sh("stat -c '%U %G %a' /var/lib/pyhm").split() == ["pyhm", "pyhm", "750"]
@@ -195,6 +212,8 @@ def test_two_heads_with_one_serial_are_both_read(machine: Machine) -> None:
     m = machine
     plug(m, "head_a")
     plug(m, "head_b")
+    for tty in ("tty62", "tty63"):  # the installed 97-hm.rules calls them heads
+        assert "S: hm_0001" in m.sh(f"udevadm info /dev/{tty}").splitlines(), m.sh(f"udevadm info /dev/{tty}")
     m.wait("both opened", lambda: logged(m, r"reading /dev/tty62") and logged(m, r"reading /dev/tty63"))
     assert logged(m, r"2 heads report the serial 0001; naming them by their USB ports: 0001@0-1\.3, 0001@0-1\.4")
     assert read_through(m, "head_a") >= 1 and read_through(m, "head_b") >= 1
@@ -256,7 +275,7 @@ def test_web_answers_healthz_and_reads_the_live_directory(machine: Machine) -> N
 def test_an_upgrade_keeps_the_edited_configuration(machine: Machine) -> None:
     m = machine
     pid = main_pid(m)
-    m.run("rpm", "-U", "--nodeps", "/var/tmp/pyhm-upgrade.rpm")
+    rpm(m, "-U", "--nodeps", "/var/tmp/pyhm-upgrade.rpm")
     assert m.sh("rpm -q pyhm").strip().startswith("pyhm-0.1.0-1.2")
     assert 'extra_heads: ["0035"]' in (m.root / "etc/pyhm/pyhm.cfg").read_text()
     m.wait("restarted by the upgrade", lambda: m.show(ACQ, "ActiveState") == "active" and main_pid(m) not in (0, pid))
