@@ -115,8 +115,22 @@ else:
 """
 
 
+# Telegrams of a meter committed to the database file (what survives a power cut).
+COMMITTED = """
+import sys
+from pyhm.store import Query
+q = Query("/var/lib/pyhm/pyhm.db")
+print(q.db.execute("SELECT count(*) FROM telegrams t JOIN meters m ON m.id = t.meter_id WHERE m.server_id = ?",
+                   (bytes.fromhex(sys.argv[1]),)).fetchone()[0])
+"""
+
+
 def read(m: Machine, name: str) -> int:
     return int(m.python(COUNT, METERS[name].server_id.hex()))
+
+
+def committed(m: Machine, name: str) -> int:
+    return int(m.python(COMMITTED, METERS[name].server_id.hex()))
 
 
 def read_through(m: Machine, name: str, timeout: float = 60) -> int:
@@ -272,14 +286,20 @@ def test_web_answers_healthz_and_reads_the_live_directory(machine: Machine) -> N
     assert seen.stdout.strip() == "live", seen.stderr
 
 
-def test_an_upgrade_keeps_the_edited_configuration(machine: Machine) -> None:
+def test_an_upgrade_keeps_the_edited_configuration_and_every_reading(machine: Machine) -> None:
+    """The upgrade restarts the service: a clean stop commits what it held in RAM at once
+    (readings wait up to database.commit_seconds for their commit otherwise)."""
     m = machine
     pid = main_pid(m)
+    seen = {name: read(m, name) for name in METERS}
+    assert all(seen.values()), seen
     rpm(m, "-U", "--nodeps", "/var/tmp/pyhm-upgrade.rpm")
     assert m.sh("rpm -q pyhm").strip().startswith("pyhm-0.1.0-1.2")
     assert 'extra_heads: ["0035"]' in (m.root / "etc/pyhm/pyhm.cfg").read_text()
     m.wait("restarted by the upgrade", lambda: m.show(ACQ, "ActiveState") == "active" and main_pid(m) not in (0, pid))
     assert m.sh("stat -c '%U' /var/lib/pyhm").strip() == "pyhm"
+    kept = {name: committed(m, name) for name in METERS}
+    assert all(kept[name] >= seen[name] for name in METERS), (seen, kept)
 
 
 @pytest.mark.parametrize("unit", [ACQ, WEB])
