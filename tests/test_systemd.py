@@ -15,7 +15,7 @@ import site
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, Iterator
+from typing import Dict, Iterable, Iterator, Set
 
 import pytest
 
@@ -99,8 +99,24 @@ def send(m: Machine, name: str, telegrams: int = 3) -> None:
     m.python(TYPE_BYTES, f"/dev/{DEVICES[name][0]}", data.hex())
 
 
-# Runs inside the machine, with the installed pyhm: telegrams stored for a meter.
+# Runs inside the machine, with the installed pyhm: telegrams read from a meter, as every reader
+# of the store sees them (store.Query: the committed ones and those the acquisition still holds
+# in its live store on /run/pyhm; it commits only once a minute).
 COUNT = """
+import sys
+from pyhm.store import Query
+q = Query("/var/lib/pyhm/pyhm.db")
+try:
+    meter = q.meter(sys.argv[1])
+except LookupError:
+    print(0)
+else:
+    print(max((sum(1 for _ in q.raw(s, 0, 2**62)) for s in q.series_of(meter.id)), default=0))
+"""
+
+
+# Telegrams of a meter committed to the database file (what survives a power cut).
+COMMITTED = """
 import sys
 from pyhm.store import Query
 q = Query("/var/lib/pyhm/pyhm.db")
@@ -109,20 +125,35 @@ print(q.db.execute("SELECT count(*) FROM telegrams t JOIN meters m ON m.id = t.m
 """
 
 
-def stored(m: Machine, name: str) -> int:
+def read(m: Machine, name: str) -> int:
     return int(m.python(COUNT, METERS[name].server_id.hex()))
 
 
+def committed(m: Machine, name: str) -> int:
+    return int(m.python(COMMITTED, METERS[name].server_id.hex()))
+
+
 def read_through(m: Machine, name: str, timeout: float = 60) -> int:
-    """Telegrams typed into the head until they are stored (a port being reopened drops what
-    arrives meanwhile, as a real one would); the number stored."""
-    before = stored(m, name)
+    """Telegrams typed into the head until they are read (a port being reopened drops what
+    arrives meanwhile, as a real one would); the number read."""
+    before = read(m, name)
 
     def more() -> int:
         send(m, name, 1)
-        return max(0, stored(m, name) - before)
+        return max(0, read(m, name) - before)
 
     return int(m.wait(f"telegrams through {name}", more, timeout=timeout, every=1))
+
+
+def rpm(m: Machine, *args: str) -> None:
+    """rpm, then what the distribution's file trigger on /usr/lib/udev/rules.d does after every
+    transaction that puts a rule there (Fedora's systemd-udev: `udevadm control --reload`;
+    packages carry no reload of their own). Debian's rpm here has no systemd-udev package, so
+    no trigger: without this, udevd goes on with the rules it had until it happens to look at
+    the rules directories again (on an event, at most every 3 s), and a head plugged in sooner
+    gets no /dev/hm_ link."""
+    m.run("rpm", *args)
+    m.run("udevadm", "control", "--reload")
 
 
 def logged(m: Machine, pattern: str, unit: str = ACQ) -> bool:
@@ -137,12 +168,31 @@ def open_files(m: Machine, pid: int) -> set:
     return set(m.sh(f"for f in /proc/{pid}/fd/*; do readlink $f; done", check=False).split())
 
 
+def hold_open(m: Machine, names: Iterable[str], timeout: float = 90) -> Set[str]:
+    """Feed the heads until pyhm has all of them open at once; the files it has open then. A
+    reader closes a quiet head's port after acquisition.stall_seconds (10 s) and waits, backing
+    off up to 30 s, before it opens it again: a snapshot of a quiet head's port proves nothing."""
+    pid = main_pid(m)
+    heads = sorted(names)
+    wanted = {f"/dev/{DEVICES[name][0]}" for name in heads}
+
+    def all_open() -> Set[str]:
+        for name in heads:
+            send(m, name, 1)
+        files = open_files(m, pid)
+        return files if wanted <= files else set()
+
+    found = m.wait(f"pyhm holding {', '.join(sorted(wanted))} open", all_open, timeout=timeout)
+    assert isinstance(found, set)
+    return found
+
+
 def test_install_makes_the_user_and_its_state_directory(machine: Machine) -> None:
     m = machine
     assert m.run("getent", "passwd", "pyhm", check=False).returncode == 2  # not there before
     # --nodeps: Debian's rpm database knows none of the python3dist(), systemd-udev or openssl
     # packages the RPM requires; they are installed here as Debian packages.
-    m.run("rpm", "-i", "--nodeps", "/var/tmp/pyhm-first.rpm")
+    rpm(m, "-i", "--nodeps", "/var/tmp/pyhm-first.rpm")
     assert m.sh("getent passwd pyhm").split(":")[5] == "/var/lib/pyhm"
     assert "dialout" in m.sh("id -nG pyhm").split()
     assert m.sh("stat -c '%U %G %a' /var/lib/pyhm").split() == ["pyhm", "pyhm", "750"]
@@ -195,6 +245,8 @@ def test_two_heads_with_one_serial_are_both_read(machine: Machine) -> None:
     m = machine
     plug(m, "head_a")
     plug(m, "head_b")
+    for tty in ("tty62", "tty63"):  # the installed 97-hm.rules calls them heads
+        assert "S: hm_0001" in m.sh(f"udevadm info /dev/{tty}").splitlines(), m.sh(f"udevadm info /dev/{tty}")
     m.wait("both opened", lambda: logged(m, r"reading /dev/tty62") and logged(m, r"reading /dev/tty63"))
     assert logged(m, r"2 heads report the serial 0001; naming them by their USB ports: 0001@0-1\.3, 0001@0-1\.4")
     assert read_through(m, "head_a") >= 1 and read_through(m, "head_b") >= 1
@@ -207,8 +259,8 @@ def test_a_device_on_the_same_chip_that_is_no_head_is_never_opened(machine: Mach
     assert "ID_VENDOR_ID=10c4" in info and "ID_MODEL_ID=ea60" in info  # the same chip as the heads
     links = {Path(l).name: m.sh(f"readlink -f {l}").strip() for l in m.sh("ls /dev/hm_* 2>/dev/null || true").split()}
     assert links and "/dev/tty60" not in links.values() and "hm_c4e1a2b30f7c" not in links
-    files = open_files(m, main_pid(m))
-    assert {"/dev/tty61", "/dev/tty62", "/dev/tty63"} <= files and "/dev/tty60" not in files
+    files = hold_open(m, ["generic", "head_a", "head_b"])
+    assert "/dev/tty60" not in files
     assert not logged(m, r"tty60")
 
 
@@ -216,6 +268,7 @@ def test_heads_are_opened_exclusively(machine: Machine) -> None:
     """Another program (not root) cannot open a port pyhm reads, though it may use the group."""
     m = machine
     gid = m.sh("getent group dialout").split(":")[2]
+    hold_open(m, ["head_a"])  # fed: its port stays open for stall_seconds after the last byte
     probe = m.run("setpriv", "--reuid=65534", f"--regid={gid}", "--clear-groups", "python3", "-c",
                   "open('/dev/tty62', 'rb')", check=False)
     assert probe.returncode != 0 and "Device or resource busy" in probe.stderr
@@ -253,14 +306,20 @@ def test_web_answers_healthz_and_reads_the_live_directory(machine: Machine) -> N
     assert seen.stdout.strip() == "live", seen.stderr
 
 
-def test_an_upgrade_keeps_the_edited_configuration(machine: Machine) -> None:
+def test_an_upgrade_keeps_the_edited_configuration_and_every_reading(machine: Machine) -> None:
+    """The upgrade restarts the service: a clean stop commits what it held in RAM at once
+    (readings wait up to database.commit_seconds for their commit otherwise)."""
     m = machine
     pid = main_pid(m)
-    m.run("rpm", "-U", "--nodeps", "/var/tmp/pyhm-upgrade.rpm")
+    seen = {name: read(m, name) for name in METERS}
+    assert all(seen.values()), seen
+    rpm(m, "-U", "--nodeps", "/var/tmp/pyhm-upgrade.rpm")
     assert m.sh("rpm -q pyhm").strip().startswith("pyhm-0.1.0-1.2")
     assert 'extra_heads: ["0035"]' in (m.root / "etc/pyhm/pyhm.cfg").read_text()
     m.wait("restarted by the upgrade", lambda: m.show(ACQ, "ActiveState") == "active" and main_pid(m) not in (0, pid))
     assert m.sh("stat -c '%U' /var/lib/pyhm").strip() == "pyhm"
+    kept = {name: committed(m, name) for name in METERS}
+    assert all(kept[name] >= seen[name] for name in METERS), (seen, kept)
 
 
 @pytest.mark.parametrize("unit", [ACQ, WEB])
