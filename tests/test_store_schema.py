@@ -137,6 +137,7 @@ def test_a_version_2_database_keeps_every_telegram_in_time_order(tmp_path: Path)
         DROP TABLE telegrams;
         ALTER TABLE t2 RENAME TO telegrams;
         ALTER TABLE meters DROP COLUMN last_ms;
+        ALTER TABLE heads DROP COLUMN messages_bad;
         CREATE TABLE s2 (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         INSERT INTO s2 SELECT * FROM settings;
         DROP TABLE settings;
