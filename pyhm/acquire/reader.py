@@ -79,15 +79,6 @@ def read_available(port: serial.SerialBase) -> bytes:
     return data
 
 
-def open_port(device: str, settings: SerialSettings) -> serial.SerialBase:
-    """A tty by path, or a network head by pyserial URL (socket://, rfc2217://)."""
-    kwargs = dict(baudrate=settings.baudrate, bytesize=settings.bytesize, parity=settings.parity,
-                  stopbits=settings.stopbits, timeout=READ_TIMEOUT)
-    if is_network(device):
-        return serial.serial_for_url(device, **kwargs)
-    return serial.Serial(device, **kwargs)
-
-
 class HeadReader(threading.Thread):
     """Reads one head until ``stop()``; ``deliver(server_id, readings, ts_ms, reader)`` gets
     every intact telegram's (filtered) readings, stamped with the host's UTC clock."""
