@@ -73,9 +73,13 @@ for u in $MASK; do ln -sf /dev/null "$R/etc/systemd/system/$u"; done
 printf '%s' "$TARGET" > "$R/etc/systemd/system/pyhm-test.target"
 rm -f "$R/etc/machine-id"; : > "$R/etc/machine-id"
 # Debian's python3 does not read Fedora's site-packages (where the RPM puts pyhm); the
-# dependencies come from the test's environment (the RPM's python3dist() requirements).
+# dependencies come from the test's environment (the RPM's python3dist() requirements),
+# bound to a fixed place: the checkout may lie under /tmp, which the machine has anew.
 if [ -d "$R/usr/lib/python3/dist-packages" ]; then
-  printf '/usr/lib/python3.%s/site-packages\n%s\n' "$(python3 -c 'import sys; print(sys.version_info[1])')" "$SITE" \
+  mkdir -p "$R/opt/pyhm-test-site"
+  mount --bind "$SITE" "$R/opt/pyhm-test-site"
+  mount -o remount,bind,ro "$R/opt/pyhm-test-site"
+  printf '/usr/lib/python3.%s/site-packages\n/opt/pyhm-test-site\n' "$(python3 -c 'import sys; print(sys.version_info[1])')" \
     > "$R/usr/lib/python3/dist-packages/zz-pyhm-test.pth"
 fi
 mkdir -p "$R/oldroot"
