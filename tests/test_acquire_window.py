@@ -14,6 +14,7 @@ from acquirehelp import head, start, stop, telegram_count, wait_for, write_confi
 from pyhm.acquire.simulate import PtyMeter
 from pyhm.simulator import SimulatedMeter
 from pyhm.store import Query
+from browser import Browser, chromium
 from webhelp import PASSWORD, Server
 
 POWER = "1-0:16.7.0*255"
@@ -123,3 +124,45 @@ def test_kill9_loses_at_most_one_window(tmp_path: Path) -> None:
         meter.unplug()
     assert "the last commit before this start was at" in err
     assert telegram_count(db, sim.server_id) == stored + 1
+
+
+def test_the_dashboard_shows_a_new_telegram_within_two_seconds(tmp_path: Path) -> None:
+    """In a real browser, with the 60 s window: the card's power is the telegram just sent."""
+    assert chromium() is not None, "chromium is missing (scripts/dev installs it)"
+    cfg = write_config(tmp_path, stall=60, commit_seconds=60)
+    db = tmp_path / "pyhm.db"
+    sim = SimulatedMeter(9)
+    meter = PtyMeter(tmp_path / "heads", "DASH", sim)
+    proc = start(cfg)
+    web = browser = None
+    try:
+        wait_for(lambda: head(db, "DASH"), what="head found")
+        assert meter.send()
+        wait_for(lambda: telegram_count(db, sim.server_id) == 1, what="a new meter committed at once")
+        web = Server(tmp_path, db)
+        browser = Browser()
+        base = f"https://127.0.0.1:{web.port}"
+        browser.goto(base + "/")
+        browser.wait_for("location.pathname === '/login'")
+        browser.evaluate(f"document.getElementById('password').value = '{PASSWORD}';"
+                         "document.querySelector('form').submit(); true")
+        browser.wait_for("location.pathname === '/' && document.readyState === 'complete'")
+        lags = []
+        for _ in range(5):
+            assert meter.send()
+            sent = time.monotonic()
+            watts = abs(sim.power_cw) / 100  # the card shows the size; "import"/"export" beside it
+            shown = browser.wait_for("Math.abs(Number(document.querySelector('[data-field=\"power\"]').textContent"
+                                     f".replace(/[^0-9]/g, '')) - {watts}) <= 0.5", timeout=5)
+            assert shown
+            lags.append(time.monotonic() - sent)
+            time.sleep(1.2)
+        assert max(lags) < 2, lags
+        assert telegram_count(db, sim.server_id) == 1  # all of them still waiting in RAM
+    finally:
+        if browser is not None:
+            browser.close()
+        if web is not None:
+            web.stop()
+        stop(proc)
+        meter.unplug()

@@ -372,7 +372,7 @@ function meterPage(root) {
         if (cell && s.latest) { cell.dataset.num = s.latest.value; cell.textContent = num(s.latest.value); }
       }
     } catch (e) { console.warn("refresh failed:", e.message); }
-  }, 5000);
+  }, 1000);  // a telegram shows within two seconds of its arrival
 }
 
 // --- login -----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-<section id="dashboard" data-refresh="5">
+<section id="dashboard" data-refresh="1">
   <p id="acq-banner" class="banner{{'' if data['acquisition'].get('running') else ' show'}}" role="status">
     Acquisition is not running: the values below are the last ones stored.
   </p>
