@@ -64,6 +64,7 @@ def test_live_within_two_seconds_and_sigterm_commits_all(tmp_path: Path) -> None
             assert status == 200
             (card,) = data["meters"]
             assert card["power"]["value"] == Decimal(sim.power_cw).scaleb(-2)  # the newest, over HTTPS
+            assert card["head"] == {"serial": "LIVE", "state": "reading", "present": True}  # before any commit of it
             lags.append(time.monotonic() - sent)
             time.sleep(0.2)
         assert max(lags) < 2

@@ -360,10 +360,13 @@ class Query:
         out = {row[0]: dict(zip(names, row)) for row in cur}
         for h in live.heads if live else ():
             row = out.get(h["serial"])
-            if row is None:
-                continue  # committed at its first commit; until then unknown here
+            if row is None:  # a head not committed yet: its counts so far are all there is
+                row = out[h["serial"]] = {k: h.get(k) for k in names}
+                row.update(first_seen_ms=live.written_ms, last_seen_ms=live.written_ms, messages_bad=h.get("messages_bad", 0))
             row.update({k: h[k] for k in ("device", "present", "state", "last_frame_ms", "last_error")})
-        return list(out.values())
+            if h.get("server_id"):
+                row["server_id"] = bytes.fromhex(h["server_id"])  # the meter on it now
+        return [out[k] for k in sorted(out)]
 
     def head_minutes(self, serial: str, from_ms: int, to_ms: int) -> List[Tuple[int, int, int, int]]:
         """(minute, frames ok, frames bad, bytes skipped) of one head, the unwritten ones too."""
