@@ -27,7 +27,7 @@ from pyhm.store.live import LiveWriter, live_path
 log = logging.getLogger("pyhm.acquire")
 
 QUEUE_LIMIT = 10_000  # telegrams waiting for the writer
-LIVE_EVERY = 0.5  # seconds between rewrites of the live store (when something changed)
+LIVE_EVERY = 0.5  # seconds between rewrites of the live store (its time says the acquisition is alive)
 ROLLUP_SECONDS = 3600.0  # rollup rows and head minutes are written once an hour
 
 
@@ -127,32 +127,33 @@ class WriterThread(threading.Thread):
             if self.writer.due(int(time.time() * 1000)):
                 self.writer.report_heads(self.heads.stats())
                 self.writer.commit()
-            self._after_commit()
+            self._forget_committed()
             if time.monotonic() >= next_live:
-                written = write_bytes()
-                self.live.heads(dict(h._asdict(), server_id=h.server_id.hex() if h.server_id else None)
-                                for h in self.heads.current())
-                self.live.note(io={"write_bytes": None if written is None or io_base is None else written - io_base,
-                                   "since_ms": self.live.started_ms})
-                self._write_live()
+                self._write_live(io_base)
                 next_live = time.monotonic() + LIVE_EVERY
         self.writer.report_heads(self.heads.stats())
         self.writer.close()
-        self._after_commit()
+        self._forget_committed()
         if not self.writer.pending:
             self.live.remove()  # all is in the database
         else:
-            self._write_live()
+            self._write_live(io_base)
 
-    def _after_commit(self) -> None:
+    def _forget_committed(self) -> None:
         """Forget in the live store what the database now holds."""
         if self.writer.committed_ms != self._committed_ms:
             self._committed_ms = self.writer.committed_ms
             self.live.committed(self._committed_ms)
-        self.live.note(last_commit_ms=self.writer.last_commit_ms, storage_error=self.writer.failing,
-                       head_minutes=self.writer.unwritten_head_minutes())
 
-    def _write_live(self) -> None:
+    def _write_live(self, io_base: Optional[int]) -> None:
+        """The live file anew, with the heads and the writer's state as they are now."""
+        written = write_bytes()
+        self.live.heads(dict(h._asdict(), server_id=h.server_id.hex() if h.server_id else None)
+                        for h in self.heads.current())
+        self.live.note(last_commit_ms=self.writer.last_commit_ms, storage_error=self.writer.failing,
+                       head_minutes=self.writer.unwritten_head_minutes(),
+                       io={"write_bytes": None if written is None or io_base is None else written - io_base,
+                           "since_ms": self.live.started_ms})
         try:
             self.live.write()
         except OSError as exc:

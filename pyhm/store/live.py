@@ -75,7 +75,6 @@ class LiveWriter:
         self._meters: Dict[str, List[Any]] = {}  # server id hex → [[ts, [[obis, unit, int, exp], ...]], ...]
         self._heads: List[Dict[str, Any]] = []
         self._extra: Dict[str, Any] = {}
-        self.dirty = True
         path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
         self._lock = open(lock_path(path), "a")  # held until the process ends, however it ends
         try:
@@ -91,7 +90,6 @@ class LiveWriter:
             if v is not None:
                 values.append([r.obis, r.unit, v[0], v[1]])
         self._meters.setdefault(server_id.hex(), []).append([ts_ms, values])
-        self.dirty = True
 
     def committed(self, until_ms: int) -> None:
         """Forget the telegrams now in the database (received up to ``until_ms``)."""
@@ -101,16 +99,13 @@ class LiveWriter:
                 self._meters[key] = kept
             else:
                 del self._meters[key]
-        self.dirty = True
 
     def heads(self, heads: Iterable[Dict[str, Any]]) -> None:
         self._heads = list(heads)
-        self.dirty = True
 
     def note(self, **facts: Any) -> None:
         """Small facts for the status page (last commit, bytes written, ...)."""
         self._extra.update(facts)
-        self.dirty = True
 
     def write(self, now_ms: Optional[int] = None) -> None:
         """Replace the file (write a temporary file, then rename: readers never see half)."""
@@ -129,7 +124,6 @@ class LiveWriter:
             except OSError:
                 pass
             raise
-        self.dirty = False
 
     def remove(self) -> None:
         """At a clean stop, everything is committed: readers go by the database alone."""
@@ -158,31 +152,39 @@ def writer_alive(path: Path) -> bool:
 
 
 class Live(NamedTuple):
-    """One reading of the live file."""
+    """One reading of the live file, indexed once by series."""
 
     written_ms: int
     commit_seconds: float
-    meters: Dict[bytes, List[Tuple[int, List[Any]]]]
+    series: Dict[Tuple[bytes, str, Optional[int]], List[Sample]]  # (server id, OBIS, unit) → samples
+    newest: Dict[bytes, int]  # server id → its newest telegram's time
     heads: List[Dict[str, Any]]
     facts: Dict[str, Any]
+
+    @classmethod
+    def parse(cls, data: Dict[str, Any]) -> "Live":
+        series: Dict[Tuple[bytes, str, Optional[int]], List[Sample]] = {}
+        newest: Dict[bytes, int] = {}
+        for key, telegrams in data.pop("meters").items():
+            sid = bytes.fromhex(key)
+            for ts, values in telegrams:
+                for obis, unit, v, exp in values:
+                    series.setdefault((sid, obis, unit), []).append((int(ts), v, exp))
+                newest[sid] = int(ts)
+        return cls(int(data.pop("written_ms")), float(data.pop("commit_seconds")), series, newest,
+                   list(data.pop("heads")), data)
 
     def fresh(self, now_ms: Optional[int] = None) -> bool:
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         return now_ms - self.written_ms < STALE_MS
 
     def samples(self, server_id: bytes, obis: str, unit: Optional[int]) -> List[Sample]:
-        out = []
-        for ts, values in self.meters.get(server_id, ()):
-            for o, u, v, exp in values:
-                if o == obis and u == unit:
-                    out.append((ts, v, exp))
-                    break
-        return out
+        return self.series.get((server_id, obis, unit), [])
 
     def newest_ms(self, server_id: Optional[bytes] = None) -> Optional[int]:
-        keys = [server_id] if server_id is not None else list(self.meters)
-        times = [self.meters[k][-1][0] for k in keys if self.meters.get(k)]
-        return max(times) if times else None
+        if server_id is not None:
+            return self.newest.get(server_id)
+        return max(self.newest.values(), default=None)
 
 
 class LiveReader:
@@ -210,9 +212,7 @@ class LiveReader:
             data = json.loads(self.path.read_text())
             if data.get("format") != FORMAT:
                 raise ValueError(f"format {data.get('format')}")
-            meters = {bytes.fromhex(k): [(int(t[0]), t[1]) for t in v] for k, v in data.pop("meters").items()}
-            live = Live(int(data.pop("written_ms")), float(data.pop("commit_seconds")), meters,
-                        list(data.pop("heads")), data)
+            live = Live.parse(data)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             log.warning("ignoring the live store %s: %s", self.path, exc)
             return None

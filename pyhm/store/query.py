@@ -96,13 +96,17 @@ class Query:
 
     # -- the live store -----------------------------------------------------------------
 
+    def _setting(self, key: str) -> Optional[str]:
+        row = self.db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
     def live(self) -> Optional[Live]:
         """What the acquisition holds in RAM now (None: no live store, or its writer is gone)."""
-        row = self.db.execute("SELECT value FROM settings WHERE key = 'live.path'").fetchone()
-        if row is None:
+        path = self._setting("live.path")
+        if path is None:
             return None
-        if self._live_reader is None or str(self._live_reader.path) != row[0]:
-            self._live_reader = LiveReader(Path(row[0]))
+        if self._live_reader is None or str(self._live_reader.path) != path:
+            self._live_reader = LiveReader(Path(path))
         live = self._live_reader.read()
         return live if live is not None and live.fresh() else None
 
@@ -150,15 +154,13 @@ class Query:
         """When the meter's newest telegram arrived (committed or live)."""
         live = self.live()
         sid = self._server_id(meter_id) if live is not None else None
-        times = [t for t in (self._committed_ms(meter_id), live.newest_ms(sid) if live and sid else None) if t]
-        return max(times) if times else None
+        return _newest(self._committed_ms(meter_id), live.newest_ms(sid) if live and sid else None)
 
     def newest_ms(self) -> Optional[int]:
         """When the newest telegram of any meter arrived (committed or live)."""
         live = self.live()
         committed = self.db.execute("SELECT MAX(ts_ms) FROM telegrams").fetchone()[0]
-        times = [t for t in (committed, live.newest_ms() if live else None) if t]
-        return max(times) if times else None
+        return _newest(committed, live.newest_ms() if live else None)
 
     # -- raw telegrams ------------------------------------------------------------------
 
@@ -384,16 +386,17 @@ class Query:
     def writer_alive_ms(self) -> Optional[int]:
         """When the acquisition service last showed life: its live store, else its last commit."""
         live = self.live()
-        row = self.db.execute("SELECT value FROM settings WHERE key = 'writer.alive_ms'").fetchone()
-        times = [t for t in (int(row[0]) if row else None, live.written_ms if live else None) if t]
-        return max(times) if times else None
+        return _newest(self._last_commit_ms(), live.written_ms if live else None)
 
     def data_version(self) -> Tuple[Optional[int], Optional[int]]:
         """A cheap token that changes whenever new data can be read: a telegram in the live
         store, or a commit (its time, written with every commit)."""
         live = self.live()
-        row = self.db.execute("SELECT value FROM settings WHERE key = 'writer.alive_ms'").fetchone()
-        return (int(row[0]) if row else None), (live.newest_ms() if live else None)
+        return self._last_commit_ms(), (live.newest_ms() if live else None)
+
+    def _last_commit_ms(self) -> Optional[int]:
+        alive = self._setting("writer.alive_ms")
+        return int(alive) if alive else None
 
     def backup(self, dest: Union[str, Path]) -> None:
         """A consistent copy of the whole database, made while the writer goes on writing."""
@@ -419,6 +422,10 @@ class Query:
         out["oldest_raw_ms"], out["newest_raw_ms"] = self.db.execute(
             "SELECT MIN(ts_ms), MAX(ts_ms) FROM telegrams").fetchone()
         return out
+
+
+def _newest(*times: Optional[int]) -> Optional[int]:
+    return max((t for t in times if t), default=None)
 
 
 def utc_ms(dt: datetime) -> int:

@@ -126,7 +126,6 @@ class Writer:
         self._head_base: Dict[str, Tuple[int, ...]] = {}  # counts already stored, per head
         self._head_next: Dict[str, Tuple[int, ...]] = {}
         self._head_minutes: Dict[Tuple[str, int], Tuple[int, int, int]] = {}  # not yet written
-        self._head_minutes_next = self._head_minutes
         try:
             self._load()
             self._recover()
@@ -183,7 +182,7 @@ class Writer:
             self.db.executemany("UPDATE meters SET last_ms = ? WHERE id = ?",
                                 [(self._last_ts[m], m) for m in meters if m in self._last_ts])
             self._close_idle(now_ms, rows)
-            self._write_heads(now_ms, rollups)
+            head_minutes = self._write_heads(now_ms, rollups)
             if rollups:
                 self._write_rollups(rows)
             self.db.execute("INSERT OR REPLACE INTO settings VALUES ('writer.alive_ms', ?)", (str(now_ms),))
@@ -193,7 +192,7 @@ class Writer:
         except sqlite3.Error as exc:
             self._failed(exc)
             return False
-        self._head_minutes = self._head_minutes_next
+        self._head_minutes = head_minutes
         if rollups:
             self._unwritten = _no_rows()
             self._rollups_at = now_ms
@@ -342,9 +341,10 @@ class Writer:
                 self.db.executemany(f"INSERT OR REPLACE INTO rollup_{level} VALUES (?,?,?,?,?,?,?,?,?,?)",
                                     newest.values())
 
-    def _write_heads(self, now_ms: int, minutes: bool) -> None:
+    def _write_heads(self, now_ms: int, minutes: bool) -> Dict[Tuple[str, int], Tuple[int, int, int]]:
         """Totals per head; per minute the frames and skipped bytes, gathered in memory and
-        written with the rollups (the totals say the same, and a crash loses only detail)."""
+        written with the rollups (the totals say the same, and a crash loses only detail).
+        Returns the minutes still unwritten, to keep once the transaction is committed."""
         minute = now_ms - now_ms % MINUTE_MS
         gathered = dict(self._head_minutes)
         for h in self._heads:
@@ -380,7 +380,7 @@ class Writer:
                 [(serial, ts, *counts) for (serial, ts), counts in gathered.items()],
             )
             gathered = {}
-        self._head_minutes_next = gathered
+        return gathered
 
     def _failed(self, exc: sqlite3.Error) -> None:
         """Roll back, and rebuild the in-memory state from what is committed (as after a crash)."""
