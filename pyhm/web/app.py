@@ -26,8 +26,9 @@ from pyhm.config import Config
 from pyhm.localtime import zone, zone_name
 from pyhm.store import Query, SchemaError
 from pyhm.store.query import NotFound
-from pyhm.web import api, metrics
+from pyhm.web import api, i18n, metrics
 from pyhm.web.auth import COOKIE, Auth, Blocked, NoPassword
+from pyhm.web.i18n import N_
 from pyhm.web.openapi import OPENAPI
 from pyhm.web.summary import Summary
 
@@ -157,9 +158,15 @@ class Web:
                            message=message)
 
     def render(self, name: str, **values: Any) -> str:
-        body = bottle.template(self.templates[name], **values)
+        """A page in the request's language: templates get ``_``/``n_`` and the page its ``lang``."""
+        lang = i18n.choose(bottle.request.headers.get("Accept-Language", ""))
+        tr = i18n.translations(lang.code)
+        words = {"_": tr.gettext, "n_": tr.ngettext, "lang": lang}
+        bottle.response.set_header("Vary", "Accept-Language")
+        body = bottle.template(self.templates[name], **words, **values)
         return bottle.template(self.templates["base"], body=body, title=values.get("title", "pyhm"),
-                               nav=values.get("nav", True), tz=zone_name(self.tz), stale=api.FRESH_S)
+                               nav=values.get("nav", True), tz=zone_name(self.tz), stale=api.FRESH_S,
+                               script_text=i18n.script_catalogue(lang.code), **words)
 
     @staticmethod
     def client() -> str:
@@ -339,12 +346,11 @@ class Web:
             bottle.response.status = 429
             bottle.response.set_header("Retry-After", exc.retry_after)
             return self.render("login", title="pyhm · login", nav=False, next=_safe_next(),
-                               error=f"Too many attempts. Try again in {exc.retry_after} seconds.",
-                               retry=int(exc.retry_after))
+                               error=None, retry=int(exc.retry_after))
         if not ok:
             log.warning("failed login from %s", client)
             bottle.response.status = 401
-            return self.render("login", title="pyhm · login", nav=False, next=_safe_next(), error="Wrong password.",
+            return self.render("login", title="pyhm · login", nav=False, next=_safe_next(), error=N_("Wrong password."),
                                retry=None)
         bottle.response.set_cookie(COOKIE, self.auth.new_session(), secure=True, httponly=True, samesite="strict",
                                    max_age=int(self.auth.session_seconds), path="/")

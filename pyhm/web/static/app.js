@@ -5,7 +5,18 @@
 "use strict";
 
 const ROOT = document.documentElement;
-const LOCALE = navigator.language || "en";
+// The page's language is what the server chose from Accept-Language (pyhm.web.i18n): words,
+// numbers and dates all follow it, never a second opinion from the browser.
+const LOCALE = ROOT.lang || "en";
+const WORDS = JSON.parse((document.getElementById("i18n") || {}).textContent || "{}");
+// t(text, {name: value}): the text in the page's language, its {name} placeholders filled.
+const fill = (text, values) => text.replace(/\{(\w+)\}/g, (m, k) => (values && k in values ? String(values[k]) : m));
+const t = (text, values) => fill(typeof WORDS[text] === "string" ? WORDS[text] : text, values);
+// tn(one, other, n): the plural form for n, with {n} filled (German and English agree: n === 1).
+const tn = (one, other, n, values) => {
+  const forms = Array.isArray(WORDS[one]) ? WORDS[one] : [one, other];
+  return fill(n === 1 ? forms[0] : forms[1], { n, ...values });
+};
 const TZ = ROOT.dataset.tz || "UTC";
 const STALE_S = Number(ROOT.dataset.stale || 15);
 
@@ -385,7 +396,7 @@ function countdown(el) {
     const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
     el.textContent = num(left, 0);
     if (left > 0) { setTimeout(tick, 250); return; }
-    document.getElementById("blocked").textContent = "You can try again now.";
+    document.getElementById("blocked").textContent = t("You can try again now.");
     if (button) button.disabled = false;
   };
   tick();

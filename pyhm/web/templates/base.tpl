@@ -1,5 +1,5 @@
 <!doctype html>
-<html lang="en" data-tz="{{tz}}" data-stale="{{stale}}">
+<html lang="{{lang.tag}}" data-tz="{{tz}}" data-stale="{{stale}}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -9,13 +9,14 @@
 <link rel="stylesheet" href="/static/style.css">
 <script src="/static/uPlot.iife.min.js" defer></script>
 <script src="/static/app.js" defer></script>
+<script type="application/json" id="i18n">{{!script_text}}</script>
 </head>
 <body>
 % if nav:
 <header class="top">
   <a class="brand" href="/">pyhm</a>
-  <nav><a href="/">Meters</a><a href="/status">Status</a></nav>
-  <form method="post" action="/logout"><button class="link">Log out</button></form>
+  <nav><a href="/">{{_("Meters")}}</a><a href="/status">{{_("Status")}}</a></nav>
+  <form method="post" action="/logout"><button class="link">{{_("Log out")}}</button></form>
 </header>
 % end
 <main>

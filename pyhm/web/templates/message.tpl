@@ -1,5 +1,5 @@
 <section class="narrow card">
   <h1>{{heading}}</h1>
   <p>{{message}}</p>
-  <p><a href="/">Back to the meters</a></p>
+  <p><a href="/">{{_("Back to the meters")}}</a></p>
 </section>
