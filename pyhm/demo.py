@@ -28,6 +28,7 @@ from pyhm.obis import obis_str
 from pyhm.simulator import OBIS_EXPORT, OBIS_IMPORT, ModelMeter, server_id_for
 from pyhm.store import Writer
 from pyhm.store.query import Query
+from pyhm.store.schema import SchemaError, connect
 from pyhm.web.auth import set_password
 from pyhm.web.server import serve
 
@@ -111,7 +112,12 @@ def prepare(path: Path, tz: tzinfo, weeks: float, clock: Callable[[], float] = t
     now_ms = int(clock()) * 1000  # whole seconds, as the history's last quarter of an hour
     meters = demo_meters(tz, now_ms)
     if path.exists():
-        q = Query(path, tz)
+        try:
+            connect(path).close()  # brings an older demo's database to the current schema
+            q = Query(path, tz)
+        except SchemaError as exc:
+            log.error("no history filled in: %s", exc)  # the acquisition service says it again and stops
+            return meters
         try:
             stored = {m.server_id: m for m in q.meters()}
             found = [(meter, stored[meter.server_id]) for meter in meters if meter.server_id in stored]
