@@ -220,7 +220,7 @@ class HeatPump(Model):
         l1 = l2 = l3 = 0
         if demand > 0.02:
             if (s + self.seed * 131) % 1800 < max(0.25, demand) * 1800:
-                each = int((1000 + 1200 * demand) / 3)
+                each = int((800 + 1000 * demand) / 3)
                 l1, l2, l3 = l1 + each, l2 + each, l3 + each
             l1 += 45  # circulation pump
         w1, w2, w3 = day.loads[0].at((ts_ms - day.start_ms) // 1000)
