@@ -95,10 +95,12 @@ class Model:
         """Signed power per phase in centiwatts at ``ts_ms`` (UTC ms)."""
         raise NotImplementedError
 
-    def _standard_offset_h(self, ts_ms: int) -> float:
+    def wall(self, ts_ms: int) -> Tuple[int, float]:
+        """The local wall clock at ``ts_ms`` in seconds since midnight (an appliance runs at 7
+        o'clock also on the days the clocks change), and the zone's standard offset in hours."""
         dt = datetime.fromtimestamp(ts_ms / 1000, self.tz)
         off = (dt.utcoffset() or timedelta()) - (dt.dst() or timedelta())
-        return off.total_seconds() / 3600
+        return dt.hour * 3600 + dt.minute * 60 + dt.second, off.total_seconds() / 3600
 
 
 def _at(h: float, rng: random.Random, spread_h: float) -> int:
@@ -151,7 +153,7 @@ class Household(Model):
 
     def phases(self, ts_ms: int) -> Phases:
         day = self.day(ts_ms)
-        sec = (ts_ms - day.start_ms) // 1000
+        sec, standard_h = self.wall(ts_ms)
         s = ts_ms // 1000
         fridge = 70 if (s + self.seed * 977) % 2700 < 900 else 0
         freezer = 60 if (s + self.seed * 613) % 3600 < 1100 else 0
@@ -162,14 +164,14 @@ class Household(Model):
             w1, w2, w3 = load.at(sec)
             l1, l2, l3 = l1 + w1, l2 + w2, l3 + w3
         jitter = noise(self.seed, s)
-        pv = self.pv_w(ts_ms, day)
+        pv = self.pv_w(ts_ms, day, standard_h)
         cw = [int((w * (0.98 + 0.04 * noise(self.seed * 3 + i, s)) - pv / 3) * 100) for i, w in enumerate((l1, l2, l3))]
         cw[0] += int(jitter * 300)
         return cw[0], cw[1], cw[2]
 
-    def pv_w(self, ts_ms: int, day: Day) -> float:
+    def pv_w(self, ts_ms: int, day: Day, standard_h: float) -> float:
         """The inverter's output in watts: clear-sky sun on a south roof, times the weather."""
-        sun = clear_sky(ts_ms, self._standard_offset_h(ts_ms))
+        sun = clear_sky(ts_ms, standard_h)
         if sun <= 0:
             return 0.0
         passing = 1.0 - day.clouds * noise(self.seed + 7, ts_ms // 180_000)  # a cloud lasts ~3 minutes
@@ -223,6 +225,6 @@ class HeatPump(Model):
                 each = int((800 + 1000 * demand) / 3)
                 l1, l2, l3 = l1 + each, l2 + each, l3 + each
             l1 += 45  # circulation pump
-        w1, w2, w3 = day.loads[0].at((ts_ms - day.start_ms) // 1000)
+        w1, w2, w3 = day.loads[0].at(self.wall(ts_ms)[0])
         l1 += 18 + w1  # controller
         return (int(l1 * (98 + 4 * noise(self.seed, s)) + 0.5), l2 * 100 + w2 * 100, l3 * 100 + w3 * 100)

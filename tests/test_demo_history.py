@@ -155,8 +155,18 @@ def test_the_sun_follows_local_time_and_the_season() -> None:
     assert abs(june.index(max(june)) - 13 * 60) <= 20
     house = Household(1, TZ)
     start = midnight_ms(date(2026, 12, 1), TZ)
-    pv = [house.pv_w(start + i * 60_000, house.day(start)) for i in range(1440)]
+    pv = [house.pv_w(start + i * 60_000, house.day(start), 1.0) for i in range(1440)]
     assert max(pv[:7 * 60]) == max(pv[17 * 60:]) == 0 < max(pv[11 * 60:13 * 60])
+
+
+def test_the_household_keeps_its_wall_clock_when_the_clocks_change() -> None:
+    house = Household(1, TZ)
+    for day, hours in ((date(2026, 10, 25), 25), (date(2026, 3, 29), 23), (date(2026, 11, 1), 24)):
+        start = midnight_ms(day, TZ)
+        assert house.day(start).seconds == hours * 3600
+        # Ten hours after midnight: 9, 11 or 10 o'clock on the wall, and the plan's loads follow it.
+        assert house.wall(start + 10 * 3_600_000)[0] == (10 + 24 - hours) * 3600
+        assert house.wall(start + 10 * 3_600_000)[1] == 1.0  # CET, summer time or not
 
 
 def test_history_readings_are_what_the_decoder_makes_of_the_telegram(history: Tuple[Path, List[ModelMeter]]) -> None:
