@@ -48,10 +48,21 @@ def _demo(args: argparse.Namespace) -> int:
     from pyhm.store.schema import os_reason
 
     try:
-        return demo.run(args.dir, args.seconds, args.port)
+        return demo.run(args.dir, args.seconds, args.port, args.weeks)
     except OSError as exc:  # its directory
         print(f"pyhm demo: cannot start: {os_reason(exc)}", file=sys.stderr)
         return 1
+
+
+def _weeks(text: str) -> float:
+    """``--weeks``: 0 (no history) up to two years (the minute rollups' retention)."""
+    try:
+        weeks = float(text)
+    except ValueError:
+        weeks = -1.0
+    if not 0 <= weeks <= 104:
+        raise argparse.ArgumentTypeError(f'must be a number of weeks from 0 to 104, not "{text}"')
+    return weeks
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -305,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", default=".pyhm-demo", help="where the demo keeps its database (default: %(default)s)")
     p.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
     p.add_argument("--port", type=int, default=8443, help="HTTPS port on localhost (default: %(default)s)")
+    p.add_argument("--weeks", type=_weeks, default=5,
+                   help="weeks of history to fill in before the meters go live, 0 for none; only into a database "
+                        "without the demo's meters (default: %(default)s)")
     p.set_defaults(func=_demo)
 
     p = sub.add_parser("check-config", help="check a configuration file and print the effective configuration")

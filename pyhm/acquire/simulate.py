@@ -2,7 +2,8 @@
 
 Each simulated meter gets a pty and a link ``<dir>/hm_<SERIAL>`` to it, the way the udev rule
 names a real head. It sends a telegram every second: a three-phase meter from
-``pyhm.simulator`` encoded as real SML, or the frames of a capture, replayed in a loop.
+``pyhm.simulator`` encoded as real SML (the demo's meters go on from their history, on the
+host's clock), or the frames of a capture, replayed in a loop.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import os
 import threading
 import tty
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Sequence, Union
 
-from pyhm.simulator import SimulatedMeter
+from pyhm.simulator import ModelMeter, SimulatedMeter
 from pyhm.sml import read_frames
 
 log = logging.getLogger("pyhm.simulate")
@@ -23,7 +24,7 @@ log = logging.getLogger("pyhm.simulate")
 class PtyMeter:
     """One meter behind one pty. ``send()`` writes its next telegram (dropped if nobody reads)."""
 
-    def __init__(self, directory: Path, serial: str, meter: Optional[SimulatedMeter] = None,
+    def __init__(self, directory: Path, serial: str, meter: Union[SimulatedMeter, ModelMeter, None] = None,
                  frames: Optional[List[bytes]] = None) -> None:
         self.serial = serial
         self.meter = meter
@@ -70,15 +71,14 @@ class Simulator:
     """Several PtyMeters and a thread that makes each send once per ``interval``."""
 
     def __init__(self, directory: Path, count: int = 2, interval: float = 1.0,
-                 replay: Optional[bytes] = None) -> None:
+                 replay: Optional[bytes] = None, meters: Optional[Sequence[ModelMeter]] = None) -> None:
+        """``count`` random-walk meters, or the frames of ``replay``, or the given ``meters``."""
         directory.mkdir(parents=True, exist_ok=True)
         frames = [f.raw for f in read_frames(replay)] if replay else None
         if replay is not None and not frames:
             raise ValueError("the capture holds no SML frame to replay")
-        self.meters = [
-            PtyMeter(directory, f"SIM{i + 1:04d}", None if frames else SimulatedMeter(1000 + i), frames)
-            for i in range(count)
-        ]
+        sims = list(meters) if meters is not None else [None if frames else SimulatedMeter(1000 + i) for i in range(count)]
+        self.meters = [PtyMeter(directory, f"SIM{i + 1:04d}", sim, frames) for i, sim in enumerate(sims)]
         self.interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="simulator", daemon=True)
