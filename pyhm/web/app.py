@@ -171,7 +171,7 @@ class Web:
         lang = self.language()
         tr = i18n.translations(lang.code)
         words = {"_": tr.gettext, "n_": tr.ngettext, "lang": lang,
-                 "series_name": lambda name: api.series_name(name, tr.gettext)}
+                 "series_name": lambda name: api.series_name(name, tr.gettext), "escape": html.escape}
         bottle.response.set_header("Vary", "Accept-Language")
         body = bottle.template(self.templates[name], **words, **values)
         return bottle.template(self.templates["base"], body=body, title=values.get("title", "pyhm"),
@@ -403,7 +403,7 @@ class Web:
 
     def status_page(self) -> str:
         return self.render("status", title="pyhm · " + i18n.translations(self.language().code).gettext(N_("Status")),
-                           data=api.status(self.query()), advice=api.ADVICE, escape=html.escape)
+                           data=api.status(self.query()), advice=api.ADVICE)
 
 
 def _not_made_yet(path: Path) -> bool:

@@ -402,7 +402,7 @@ function meterPage(root) {
     const perPeriod = { day: t("kWh per day"), week: t("kWh per week"), month: t("kWh per month"), year: t("kWh per year") }[period];
     const opts = {
       width: width(barsBox), height: 240,
-      series: [{ value: (u, v) => (v === null || v === undefined ? "–" : label.format(v * 1000)) },
+      series: [{ label: t("Period"), value: (u, v) => (v === null || v === undefined ? "–" : label.format(v * 1000)) },
                { label: perPeriod, fill: css("--accent"), stroke: css("--accent"), value: (u, v) => num(v, 2),
                  paths: uPlot.paths.bars({ size: [0.7, 60], align: 1 }), points: { show: false } }],
       axes: [{ ...axisStyle(), values: timeValues, space: 80, size: 52, grid: { show: false } }, { ...axisStyle(), label: "kWh", values: numberValues, size: 64 }],

@@ -1,6 +1,6 @@
 <section id="meter" data-meter="{{meter['id']}}" data-last="{{meter['last_seen'] or ''}}" data-age="{{'' if meter['age_s'] is None else meter['age_s']}}">
-  <h1>{{meter['label']}}</h1>
-  <p class="muted small wrap">{{_("Server id {id}").format(id=meter['server_id'])}}{{' · ' + meter['note'] if meter['note'] else ''}}</p>
+  <h1 translate="no">{{meter['label']}}</h1>
+  <p class="muted small wrap">{{!_("Server id {id}").format(id='<span translate="no">%s</span>' % escape(meter['server_id']))}}{{!' · <span translate="no">%s</span>' % escape(meter['note']) if meter['note'] else ''}}</p>
   <p class="stale-note" data-field="stale" role="status" hidden></p>
   <div class="card">
     <div class="toolbar">
@@ -49,9 +49,9 @@
     <table class="values">
       % for s in meter['series']:
       % v = s['latest']['value'] if s['latest'] else None
-      <tr><td>{{series_name(s['name']) or ''}}<br><span class="muted small">{{s['obis']}}</span></td>
+      <tr><td>{{series_name(s['name']) or ''}}<br><span class="muted small" translate="no">{{s['obis']}}</span></td>
         % if s['kind'] == 'text' or v is None:
-        <td class="num text">{{v if v is not None else '–'}}</td>
+        <td class="num text" translate="no">{{v if v is not None else '–'}}</td>
         % else:
         <td class="num value" data-latest="{{s['obis']}}" data-num="{{v}}">{{v}}</td>
         % end

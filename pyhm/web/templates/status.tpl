@@ -23,9 +23,9 @@
       % end
       </tr></thead>
       % for h in data['heads']:
-      <tr><td data-label="{{cols[0]}}">{{h['serial']}}<br><span class="muted small">{{h['device']}}</span></td><td data-label="{{cols[1]}}">{{_(h['state']) if h['present'] else _("unplugged")}}</td><td data-label="{{cols[2]}}" class="small wrap">{{h['meter'] or '–'}}</td>
+      <tr><td data-label="{{cols[0]}}" translate="no">{{h['serial']}}<br><span class="muted small">{{h['device']}}</span></td><td data-label="{{cols[1]}}">{{_(h['state']) if h['present'] else _("unplugged")}}</td><td data-label="{{cols[2]}}" class="small wrap" translate="no">{{h['meter'] or '–'}}</td>
         <td data-label="{{cols[3]}}" class="num" data-num="{{h['last_hour']['frames_ok']}}">{{h['last_hour']['frames_ok']}}</td><td data-label="{{cols[4]}}" class="num" data-num="{{h['last_hour']['frames_bad']}}">{{h['last_hour']['frames_bad']}}</td><td data-label="{{cols[5]}}" class="num" data-num="{{h['last_hour']['bytes_skipped']}}">{{h['last_hour']['bytes_skipped']}}</td><td data-label="{{cols[6]}}" class="num" data-num="{{h['messages_bad']}}">{{h['messages_bad']}}</td>
-        <td data-label="{{cols[7]}}" class="small"><time datetime="{{h['last_frame'] or ''}}">{{h['last_frame'] or '–'}}</time></td><td data-label="{{cols[8]}}" class="small wrap">{{h['last_error'] or ''}}</td></tr>
+        <td data-label="{{cols[7]}}" class="small"><time datetime="{{h['last_frame'] or ''}}">{{h['last_frame'] or '–'}}</time></td><td data-label="{{cols[8]}}" class="small wrap" translate="no">{{h['last_error'] or ''}}</td></tr>
       % end
     </table>
     </div>
@@ -38,7 +38,7 @@
     % size = '<span data-num="%s" data-digits="1">%s</span>' % (db['size_bytes'] / 1048576, db['size_bytes'])
     % rows = '<span data-num="%d" data-digits="0">%d</span>' % (db['telegrams_rows'], db['telegrams_rows'])
     % oldest = '<time datetime="%s">%s</time>' % (escape(db['oldest_raw'] or ''), escape(db['oldest_raw'] or '–'))
-    <p class="wrap">{{!n_("{path}: {size} MiB, {rows} telegram since {time}, schema {schema}", "{path}: {size} MiB, {rows} telegrams since {time}, schema {schema}", db['telegrams_rows']).format(path=escape(db['path']), size=size, rows=rows, time=oldest, schema=db['schema_version'])}}</p>
+    <p class="wrap">{{!n_("{path}: {size} MiB, {rows} telegram since {time}, schema {schema}", "{path}: {size} MiB, {rows} telegrams since {time}, schema {schema}", db['telegrams_rows']).format(path='<span translate="no">%s</span>' % escape(db['path']), size=size, rows=rows, time=oldest, schema=db['schema_version'])}}</p>
     % else:
     <p>{{_("No database yet.")}}</p>
     % end
@@ -56,6 +56,6 @@
   </div>
   <div class="card">
     <h2>{{_("Versions")}}</h2>
-    <p class="small wrap">{{', '.join(k + ' ' + v for k, v in data['versions'].items())}}</p>
+    <p class="small wrap" translate="no">{{', '.join(k + ' ' + v for k, v in data['versions'].items())}}</p>
   </div>
 </section>
