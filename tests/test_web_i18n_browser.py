@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from browser import Browser, chromium
-from pyhm.web import i18n
+from pyhm.web import api, i18n
 from test_i18n import _po_entries
 from test_web_browser import OUT, PASSWORD, _chart, _meter_page, _site, site  # noqa: F401 - fixtures
 from webhelp import Server, build_db
@@ -70,7 +70,7 @@ def test_the_word_lists_are_meaningful() -> None:
 
 def _page_words(browser: Browser, base: str, page: str) -> Set[str]:
     browser.goto(base + page)
-    if page.startswith("/meter"):
+    if page in ("/meter/1", "/meter/2"):
         browser.wait_for("!!(document.getElementById('chart').dataset.xmin && document.querySelector('#downloads a'))")
         browser.evaluate("document.getElementById('chart-data').open = true; document.getElementById('bars-data').open = true;"
                          "document.getElementById('from').value = 'x'; document.getElementById('apply').click(); true")
@@ -85,7 +85,7 @@ def _page_words(browser: Browser, base: str, page: str) -> Set[str]:
     return set().union(*(_words(t) for t in browser.evaluate(VISIBLE_TEXT)))
 
 
-@pytest.mark.parametrize("page", ["/meter/1", "/meter/2", "/status", "/login"])
+@pytest.mark.parametrize("page", ["/meter/1", "/meter/2", "/status", "/login", "/nothing", "/meter/99"])
 def test_each_page_speaks_one_language(site, page: str) -> None:  # type: ignore[no-untyped-def]
     browser, base, _ = site
     try:
@@ -98,7 +98,33 @@ def test_each_page_speaks_one_language(site, page: str) -> None:  # type: ignore
     assert len(german) > 3 and len(english) > 3
     assert not german & ENGLISH_ONLY, f"English words in the German page {page}: {sorted(german & ENGLISH_ONLY)}"
     assert not english & GERMAN_ONLY, f"German words in the English page {page}: {sorted(english & GERMAN_ONLY)}"
-    assert [e for e in browser.errors if "/login" not in e] == []
+    assert [e for e in browser.errors if "/login" not in e and not e.endswith(page)] == []
+
+
+def test_message_pages_are_translated_and_the_api_stays_english(site) -> None:  # type: ignore[no-untyped-def]
+    browser, base, _ = site
+    try:
+        browser.language("de-DE")
+        browser.goto(base + "/meter/99")
+        assert browser.evaluate("[document.querySelector('h1').textContent, document.querySelector('main p').textContent]") == \
+            ["Nicht gefunden", "Diesen Zähler gibt es nicht."]
+        browser.goto(base + "/nothing")
+        assert browser.evaluate("document.querySelector('main p').textContent") == "Unter dieser Adresse gibt es keine Seite."
+        error = browser.evaluate("fetch('/api/series?meter=99&obis=1-0:1.8.0', {headers: {'X-Requested-With': 'pyhm'}}).then(r => r.json())")
+        assert error == {"error": 'no meter "99"'}
+    finally:
+        browser.language("en-US")
+
+
+def test_series_names_are_translated_as_pyhm_obis_writes_them() -> None:
+    """Every name pyhm.obis gives is in the catalogue; a tariff register's name is built alike."""
+    from pyhm import obis
+    names = set(obis._ELECTRICITY.values()) | set(obis._EXACT.values()) | set(obis._ENERGY_KIND.values())
+    assert names <= set(api.SERIES_NAMES)
+    german = i18n.translations("de").gettext
+    assert api.series_name(obis.obis_name("1-0:2.8.1*255"), german) == "Einspeisung Tarif 1"
+    assert api.series_name(obis.obis_name("1-0:16.7.0*255"), german) == "Leistung"
+    assert api.series_name("Something new", german) == "Something new"
 
 
 def _mixed(browser: Browser) -> None:

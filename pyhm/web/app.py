@@ -397,8 +397,8 @@ class Web:
             raise bottle.HTTPError(404, N_("no database yet"))
         try:
             detail = api.meter_detail(q, ref)
-        except (NotFound, api.BadParameter) as exc:
-            raise bottle.HTTPError(404, str(exc))
+        except (NotFound, api.BadParameter):
+            raise bottle.HTTPError(404, N_("There is no such meter.")) from None
         return self.render("meter", title=f"pyhm · {detail['label']}", meter=detail)
 
     def status_page(self) -> str:
