@@ -101,6 +101,26 @@ def test_each_page_speaks_one_language(site, page: str) -> None:  # type: ignore
     assert [e for e in browser.errors if "/login" not in e and not e.endswith(page)] == []
 
 
+def test_german_pages_fit_a_phone(site) -> None:  # type: ignore[no-untyped-def]
+    """German words are longer: still no page wider than a 360 px phone."""
+    browser, base, _ = site
+    browser.viewport(360, 800, mobile=True)
+    try:
+        browser.language("de-DE")
+        for page in ("/meter/1", "/status", "/login", "/nothing"):
+            browser.goto(base + page)
+            if page == "/meter/1":
+                browser.wait_for("document.getElementById('chart').dataset.xmin")
+                browser.evaluate("document.getElementById('from').value = 'x'; document.getElementById('apply').click(); true")
+                browser.wait_for("!document.getElementById('range-error').hidden")
+                browser.screenshot(OUT / "meter-custom-range-error-360-light-de-DE.png")
+            time.sleep(0.3)
+            assert browser.evaluate("document.documentElement.scrollWidth") <= 360, page
+    finally:
+        browser.language("en-US")
+        browser.viewport(1280, 1000)
+
+
 def test_message_pages_are_translated_and_the_api_stays_english(site) -> None:  # type: ignore[no-untyped-def]
     browser, base, _ = site
     try:
@@ -148,7 +168,7 @@ def test_formats_follow_the_page_not_chromium(site) -> None:  # type: ignore[no-
         assert re.search(r"\b([01]\d|2[0-3]):\d\d\b", ticks) and not re.search(r"AM|PM", ticks), ticks
         shown = browser.evaluate("[document.getElementById('from').value, document.getElementById('to').value]")
         assert all(re.fullmatch(r"\d\d\.\d\d\.\d{4} \d\d:\d\d", v) for v in shown), shown
-        assert browser.evaluate("document.getElementById('from').placeholder") == "TT.MM.JJJJ hh:mm"
+        assert browser.evaluate("document.getElementById('from').placeholder") == "TT.MM.JJJJ\u00a0hh:mm"
         browser.goto(base + "/status")
         times = browser.evaluate("[...document.querySelectorAll('time')].map(t => t.textContent)")
         assert times and all(re.fullmatch(r"\d\d\.\d\d\.\d{4}, \d\d:\d\d", t) for t in times), times
@@ -216,7 +236,7 @@ def test_a_typed_range_on_the_dst_day_is_exactly_that_range(berlin) -> None:  # 
     browser.requests.clear()
     _apply(browser, "31.02.2026 10:00", "01.03.2026 10:00")
     error = browser.wait_for("!document.getElementById('range-error').hidden && document.getElementById('range-error').textContent")
-    assert error.startswith("Geben Sie eine Zeit als TT.MM.JJJJ hh:mm ein, zum Beispiel ") and re.search(r"\d\d\.\d\d\.\d{4} \d\d:\d\d\.$", error)
+    assert error.startswith("Geben Sie eine Zeit als TT.MM.JJJJ\u00a0hh:mm ein, zum Beispiel ") and re.search(r"\d\d\.\d\d\.\d{4} \d\d:\d\d\.$", error)
     assert browser.evaluate("['from', 'to'].map(i => document.getElementById(i).getAttribute('aria-invalid'))") == ["true", "false"]
     browser.screenshot(OUT / "meter-custom-range-error-1280-light-de-DE.png")
     _apply(browser, "02.03.2026 10:00", "01.03.2026 10:00")

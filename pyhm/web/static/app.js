@@ -147,8 +147,9 @@ const TYPED = (() => {
   return {
     order, hour12, am, pm,
     sep: between(order[0], order[1]) || "/",
-    format: order.map((k) => letters[k]).join(between(order[0], order[1]) || "/") + " " + t("hh") + ":" + t("mm")
-      + (hour12 ? ` ${am}/${pm}` : ""),
+    // no break inside the format where a message quotes it
+    format: order.map((k) => letters[k]).join(between(order[0], order[1]) || "/") + "\u00a0" + t("hh") + ":" + t("mm")
+      + (hour12 ? `\u00a0${am}/${pm}` : ""),
   };
 })();
 const typedTime = (ms) => {
