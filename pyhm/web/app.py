@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import errno
+import gettext
 import html
 import logging
 import sqlite3
@@ -161,7 +162,7 @@ class Web:
             return self.error(status, message.format(**values))
         bottle.response.status = status
         bottle.response.content_type = "text/html; charset=utf-8"
-        tr = i18n.translations(self.language().code)
+        tr = self.translation()
         return self.render("message", title=f"pyhm · {status}", nav=False,
                            heading=tr.gettext(heading or HEADINGS.get(status, str(status))),
                            message=tr.gettext(message).format(**values))
@@ -182,6 +183,10 @@ class Web:
     def language() -> i18n.Language:
         """The language of this request's pages (its Accept-Language)."""
         return i18n.choose(bottle.request.headers.get("Accept-Language", ""))
+
+    def translation(self) -> gettext.NullTranslations:
+        """The catalogue of this request's language, for text Python puts on a page."""
+        return i18n.translations(self.language().code)
 
     @staticmethod
     def client() -> str:
@@ -382,7 +387,7 @@ class Web:
         _see_other("/login")
 
     def _no_password(self, message: str) -> str:
-        tr = i18n.translations(self.language().code)
+        tr = self.translation()
         return self.render("message", title="pyhm", nav=False, heading=tr.gettext(N_("Set a password first")),
                            message=tr.gettext(N_("{problem}. Then reload this page.")).format(problem=message))
 
@@ -402,7 +407,7 @@ class Web:
         return self.render("meter", title=f"pyhm · {detail['label']}", meter=detail)
 
     def status_page(self) -> str:
-        return self.render("status", title="pyhm · " + i18n.translations(self.language().code).gettext(N_("Status")),
+        return self.render("status", title="pyhm · " + self.translation().gettext(N_("Status")),
                            data=api.status(self.query()), advice=api.ADVICE)
 
 
