@@ -200,13 +200,30 @@ def test_zoom_and_step(site) -> None:  # type: ignore[no-untyped-def]
     back = _chart(browser)
     assert abs((float(back["xmax"]) - float(back["xmin"])) - span) < 2
     assert abs(float(back["xmax"]) - (float(c["xmax"]) - span / 2)) < 2
-    # A range typed in: wall times of the household's zone (UTC on this test server).
+    # The range inputs follow zoom and step, in the page's format (en-US: 12-hour clock).
+    shown = browser.evaluate("[document.getElementById('from').value, document.getElementById('to').value]")
+    assert all(re.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d [AP]M", v) for v in shown), shown
+    # A range typed in: wall times of the household's zone (UTC on this test server), in the
+    # page's order or as ISO.
     browser.evaluate("document.getElementById('chart').dataset.xmin = '';"
-                     "document.getElementById('from').value = '2026-01-02T03:04'; document.getElementById('to').value = '2026-01-03T05:06';"
+                     "document.getElementById('from').value = '01/02/2026 03:04 AM'; document.getElementById('to').value = '2026-01-03 05:06';"
                      "document.getElementById('apply').click(); true")
     browser.wait_for("document.getElementById('chart').dataset.xmin")
     typed = _chart(browser)
     assert (int(typed["xmin"]), int(typed["xmax"])) == (1_767_323_040_000, 1_767_416_760_000)
+    assert browser.evaluate("[document.getElementById('from').value, document.getElementById('to').value]") == \
+        ["01/02/2026 03:04 AM", "01/03/2026 05:06 AM"]
+    # An afternoon time in 12-hour form, and a range that runs backwards: an inline error, no request.
+    browser.evaluate("document.getElementById('chart').dataset.xmin = '';"
+                     "document.getElementById('from').value = '01/02/2026 2:30 pm'; document.getElementById('apply').click(); true")
+    browser.wait_for("document.getElementById('chart').dataset.xmin")
+    assert int(_chart(browser)["xmin"]) == 1_767_364_200_000
+    browser.requests.clear()
+    browser.evaluate("document.getElementById('from').value = '01/04/2026 00:00'; document.getElementById('apply').click(); true")
+    assert browser.wait_for("!document.getElementById('range-error').hidden && document.getElementById('range-error').textContent") == \
+        "The start of the range must be before its end."
+    assert browser.evaluate("document.getElementById('from').getAttribute('aria-invalid')") == "true"
+    assert not [u for u in browser.requests if "/api/series" in u]
     assert browser.errors == []
 
 

@@ -6,6 +6,7 @@ Times leave as ISO 8601 in local time with its offset; values as exact decimals.
 from __future__ import annotations
 
 import platform
+import re
 import sqlite3
 import time
 from datetime import tzinfo
@@ -18,6 +19,7 @@ from pyhm.export import parse_time
 from pyhm.obis import parse_obis
 from pyhm.store import Query
 from pyhm.store.query import PERIODS, Meter, NotFound, Series
+from pyhm.web.i18n import N_
 
 T = TypeVar("T")
 IMPORT, EXPORT, POWER = "1-0:1.8.0*255", "1-0:2.8.0*255", "1-0:16.7.0*255"
@@ -25,6 +27,21 @@ PHASES = ("1-0:36.7.0*255", "1-0:56.7.0*255", "1-0:76.7.0*255")
 FRESH_S = 15  # data older than this (a few missed telegrams) is stale for /healthz
 ALIVE_S = 15  # the acquisition service commits every second
 LAST_MS = 253370764800000  # 9999-01-01 UTC: a local day, month or year after any time asked stays in year 9999
+# The API speaks English; pages translate these words where they show them (the catalogue needs
+# them marked here because the acquisition and pyhm.obis write them without gettext).
+HEAD_STATES = (N_("starting"), N_("reading"), N_("retrying"), N_("stalled"), N_("stopped"), N_("failed"), N_("gone"))
+SERIES_NAMES = (
+    N_("Energy import total"), N_("Energy export total"), N_("Reactive energy import total"),
+    N_("Reactive energy export total"), N_("Power import"), N_("Power export"), N_("Power (absolute)"), N_("Power"),
+    N_("Power L1"), N_("Power L2"), N_("Power L3"), N_("Current L1"), N_("Current L2"), N_("Current L3"),
+    N_("Current neutral"), N_("Voltage L1"), N_("Voltage L2"), N_("Voltage L3"), N_("Frequency"), N_("Power factor"),
+    N_("Phase angle U-L2 to U-L1"), N_("Phase angle U-L3 to U-L1"), N_("Phase angle I-L1 to U-L1"),
+    N_("Phase angle I-L2 to U-L2"), N_("Phase angle I-L3 to U-L3"), N_("Device id"), N_("Firmware version"),
+    N_("Status word"), N_("Manufacturer"), N_("Firmware checksum"), N_("Public key"),
+    N_("Energy import"), N_("Energy export"), N_("Reactive energy import"), N_("Reactive energy export"),
+)
+TARIFF = N_("{kind} tariff {n}")
+_TARIFF_NAME = re.compile(r"^(.+) tariff (\d+)$")
 
 
 class BadParameter(ValueError):
@@ -198,6 +215,17 @@ def consumption(q: Query, meter: str, code: str, kind: str, start: int, end: int
             "values": [{"start": d.isoformat(), "t": localtime.midnight_ms(d, q.tz), "value": v} for d, v in rows]}
 
 
+def series_name(name: Optional[str], gettext: Callable[[str], str]) -> Optional[str]:
+    """A series' name (from pyhm.obis) in a page's language; a tariff register's name is built
+    from its kind, so it is translated the same way."""
+    if not name:
+        return name
+    m = _TARIFF_NAME.match(name)
+    if m:
+        return gettext(TARIFF).format(kind=gettext(m.group(1)), n=m.group(2))
+    return gettext(name)
+
+
 def status(q: Optional[Query]) -> Dict[str, Any]:
     import bottle
     import cheroot
@@ -228,6 +256,12 @@ def status(q: Optional[Query]) -> Dict[str, Any]:
 
 SD_BUDGET_MIB = 100  # a day, for all of pyhm: what an SD card bears for years
 MEASURE_MS = 600_000  # a figure per day needs this much measuring first
+ADVICE = {  # what the disk writes mean, by advice_id (the status page translates it)
+    "measuring": N_("Measuring: a figure per day after ten minutes."),
+    "fine": N_("Within the budget of an SD card (100 MiB a day): it will last for years."),
+    "commit-less-often": N_("More than an SD card should take for years. On an SD card, set database.commit_seconds to 60 or more (now {seconds} s); on an SSD this is fine."),  # noqa: E501 - one literal for the catalogue
+    "ssd": N_("More than an SD card should take for years: many meters; an SSD is the better disk here."),
+}
 
 
 def disk_writes(q: Query) -> Optional[Dict[str, Any]]:
@@ -240,17 +274,13 @@ def disk_writes(q: Query) -> Optional[Dict[str, Any]]:
     window = live.commit_seconds  # type: ignore[union-attr]
     out: Dict[str, Any] = {"commit_seconds": window, "since": iso(io["since_ms"], q.tz), "mib_per_day": None}
     if span < MEASURE_MS:
-        out["advice"] = "Measuring: a figure per day after ten minutes."
-        return out
-    per_day = io["write_bytes"] / span * 86_400_000 / 1_048_576
-    out["mib_per_day"] = round(per_day, 1)
-    if per_day <= SD_BUDGET_MIB:
-        out["advice"] = "Within the budget of an SD card (100 MiB a day): it will last for years."
-    elif window < 60:
-        out["advice"] = (f"More than an SD card should take for years. On an SD card, set database.commit_seconds "
-                         f"to 60 or more (now {window:g} s); on an SSD this is fine.")
+        key = "measuring"
     else:
-        out["advice"] = "More than an SD card should take for years: many meters; an SSD is the better disk here."
+        per_day = io["write_bytes"] / span * 86_400_000 / 1_048_576
+        out["mib_per_day"] = round(per_day, 1)
+        key = "fine" if per_day <= SD_BUDGET_MIB else "commit-less-often" if window < 60 else "ssd"
+    out["advice_id"] = key
+    out["advice"] = ADVICE[key].format(seconds=f"{window:g}")
     return out
 
 

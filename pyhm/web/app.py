@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import errno
+import gettext
+import html
 import logging
 import sqlite3
 import threading
@@ -54,6 +56,11 @@ ASSETS = {  # URL name → (package file, content type)
 PUBLIC = ("/login", "/healthz")
 MAX_BODY = 4096
 MAX_NEXT = 500
+HEADINGS = {  # the message page's heading for an error status
+    400: N_("Bad request"), 401: N_("Login required"), 403: N_("Forbidden"), 404: N_("Not found"),
+    405: N_("Method not allowed"), 408: N_("Request timeout"), 413: N_("Request too large"),
+    429: N_("Too many attempts"), 500: N_("Internal error"), 503: N_("Unavailable"),
+}
 
 
 class Unusable(Exception):
@@ -145,28 +152,41 @@ class Web:
                 log.error("database error: %s", text)
                 if bottle.request.path == "/healthz":
                     return self.json({"status": "database-error", "fresh": False, "error": "the database cannot be read"}, 503)
-                return self.problem(503, "the database cannot be read: see the log of pyhm web", "Database error")
+                return self.problem(503, N_("the database cannot be read: see the log of pyhm web"), N_("Database error"))
         return wrapped
 
-    def problem(self, status: int, message: str, heading: Optional[str] = None) -> str:
-        """An error answer: JSON for the API (and /healthz), a message page for people."""
+    def problem(self, status: int, message: str, heading: Optional[str] = None, **values: Any) -> str:
+        """An error answer: JSON in English for the API (and /healthz), a message page for people
+        in their language; ``values`` fill the message's {placeholders} after its translation."""
         if bottle.request.path.startswith("/api/") or bottle.request.path == "/healthz":
-            return self.error(status, message)
+            return self.error(status, message.format(**values))
         bottle.response.status = status
         bottle.response.content_type = "text/html; charset=utf-8"
-        return self.render("message", title=f"pyhm · {status}", nav=False, heading=heading or str(status),
-                           message=message)
+        tr = self.translation()
+        return self.render("message", title=f"pyhm · {status}", nav=False,
+                           heading=tr.gettext(heading or HEADINGS.get(status, str(status))),
+                           message=tr.gettext(message).format(**values))
 
     def render(self, name: str, **values: Any) -> str:
         """A page in the request's language: templates get ``_``/``n_`` and the page its ``lang``."""
-        lang = i18n.choose(bottle.request.headers.get("Accept-Language", ""))
+        lang = self.language()
         tr = i18n.translations(lang.code)
-        words = {"_": tr.gettext, "n_": tr.ngettext, "lang": lang}
+        words = {"_": tr.gettext, "n_": tr.ngettext, "lang": lang,
+                 "series_name": lambda name: api.series_name(name, tr.gettext), "escape": html.escape}
         bottle.response.set_header("Vary", "Accept-Language")
         body = bottle.template(self.templates[name], **words, **values)
         return bottle.template(self.templates["base"], body=body, title=values.get("title", "pyhm"),
                                nav=values.get("nav", True), tz=zone_name(self.tz), stale=api.FRESH_S,
                                script_text=i18n.script_catalogue(lang.code), **words)
+
+    @staticmethod
+    def language() -> i18n.Language:
+        """The language of this request's pages (its Accept-Language)."""
+        return i18n.choose(bottle.request.headers.get("Accept-Language", ""))
+
+    def translation(self) -> gettext.NullTranslations:
+        """The catalogue of this request's language, for text Python puts on a page."""
+        return i18n.translations(self.language().code)
 
     @staticmethod
     def client() -> str:
@@ -225,9 +245,9 @@ class Web:
         try:
             length = int(bottle.request.environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            raise bottle.HTTPError(400, "bad Content-Length") from None
+            raise bottle.HTTPError(400, N_("bad Content-Length")) from None
         if length > MAX_BODY:
-            raise bottle.HTTPError(413, "request too large")
+            raise bottle.HTTPError(413, N_("request too large"))
         if path in PUBLIC or path.startswith("/static/"):
             return
         try:
@@ -239,7 +259,8 @@ class Web:
             raise bottle.HTTPResponse(self._no_password(str(exc)), status=503)
         except Blocked as exc:
             log.warning("HTTP Basic from %s refused: too many failed logins", self.client())
-            raise bottle.HTTPResponse(self.problem(429, str(exc)), status=429, headers={"Retry-After": exc.retry_after})
+            page = self.problem(429, N_("Too many attempts. Try again in {seconds} seconds."), seconds=exc.retry_after)
+            raise bottle.HTTPResponse(page, status=429, headers={"Retry-After": exc.retry_after})
         if ok:
             return
         if path.startswith("/api/") or path == "/metrics":
@@ -250,8 +271,12 @@ class Web:
     def _error_page(self, err: bottle.HTTPError) -> str:
         if err.status_code == 500:
             log.error("error answering %s: %s", bottle.request.path, err.exception, exc_info=err.exception)
-        message = err.body if isinstance(err.body, str) and err.status_code != 500 else "internal error"
-        return self.problem(err.status_code, message)
+        message = err.body if isinstance(err.body, str) and err.status_code != 500 else N_("internal error")
+        if err.status_code == 404 and message.startswith("Not found: "):  # bottle's own: no such route
+            message = N_("There is no page at this address.")
+        elif err.status_code == 405:
+            message = N_("This address does not take this kind of request.")
+        return self.problem(err.status_code, message.replace("{", "{{").replace("}", "}}"))
 
     def api(self, handler: Callable) -> Callable:
         """An API route: checked parameters in, JSON out; bad input is 400, unknown things 404."""
@@ -316,7 +341,7 @@ class Web:
     def static(self, name: str) -> Any:
         asset = self.assets.get(name)
         if asset is None:
-            raise bottle.HTTPError(404, "no such file")
+            raise bottle.HTTPError(404, N_("no such file"))
         body, kind = asset
         bottle.response.content_type = kind
         return body
@@ -362,8 +387,9 @@ class Web:
         _see_other("/login")
 
     def _no_password(self, message: str) -> str:
-        return self.render("message", title="pyhm", nav=False, heading="Set a password first",
-                           message=f"{message}. Then reload this page.")
+        tr = self.translation()
+        return self.render("message", title="pyhm", nav=False, heading=tr.gettext(N_("Set a password first")),
+                           message=tr.gettext(N_("{problem}. Then reload this page.")).format(problem=message))
 
     def dashboard(self) -> str:
         q = self.query()
@@ -373,15 +399,16 @@ class Web:
     def meter_page(self, ref: str) -> str:
         q = self.query()
         if q is None:
-            raise bottle.HTTPError(404, "no database yet")
+            raise bottle.HTTPError(404, N_("no database yet"))
         try:
             detail = api.meter_detail(q, ref)
-        except (NotFound, api.BadParameter) as exc:
-            raise bottle.HTTPError(404, str(exc))
+        except (NotFound, api.BadParameter):
+            raise bottle.HTTPError(404, N_("There is no such meter.")) from None
         return self.render("meter", title=f"pyhm · {detail['label']}", meter=detail)
 
     def status_page(self) -> str:
-        return self.render("status", title="pyhm · status", data=api.status(self.query()))
+        return self.render("status", title="pyhm · " + self.translation().gettext(N_("Status")),
+                           data=api.status(self.query()), advice=api.ADVICE)
 
 
 def _not_made_yet(path: Path) -> bool:
@@ -411,9 +438,9 @@ def _form(name: str) -> str:
     try:
         return bottle.request.forms.getunicode(name) or ""
     except OSError:  # the client sent less than its Content-Length and went quiet
-        raise bottle.HTTPError(408, "the request body did not arrive") from None
+        raise bottle.HTTPError(408, N_("the request body did not arrive")) from None
     except ValueError:
-        raise bottle.HTTPError(400, "malformed form") from None
+        raise bottle.HTTPError(400, N_("malformed form")) from None
 
 
 def _safe_next() -> str:

@@ -75,7 +75,7 @@ function markStale(box, lastIso, ageS) {
   const note = box.querySelector("[data-field=stale]");
   if (note) {
     const last = lastIso ? Date.parse(lastIso) : NaN;
-    note.textContent = !stale ? "" : Number.isNaN(last) ? "no data yet" : `no data since ${since(last)}`;
+    note.textContent = !stale ? "" : Number.isNaN(last) ? t("no data yet") : t("no data since {time}", { time: since(last) });
     note.hidden = !stale;
   }
 }
@@ -119,12 +119,83 @@ const PALETTE_LIGHT = ["#0b5cd5", "#b35300", "#1a7f37", "#8250df", "#cf222e", "#
 const PALETTE_DARK = ["#6cb6ff", "#f0883e", "#56d364", "#c297ff", "#ff7b72", "#39c5cf", "#e3b341", "#f778ba", "#adbac7", "#a5a3ff"];
 const dark = matchMedia("(prefers-color-scheme: dark)");
 const colour = (i) => (dark.matches ? PALETTE_DARK : PALETTE_LIGHT)[i % PALETTE_LIGHT.length];
+const ISO_WALL = dateFormat({ year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 const toLocalInput = (ms) => {
-  // The household's wall time for <input type=datetime-local>.
-  const p = Object.fromEntries(dateFormat({ year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
-    .formatToParts(ms).map((x) => [x.type, x.value]));
+  // The household's wall time as ISO text without an offset (2026-12-01T14:00).
+  const p = Object.fromEntries(ISO_WALL.formatToParts(ms).map((x) => [x.type, x.value]));
   return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}`;
 };
+
+// --- typed times -------------------------------------------------------------------------------
+// The custom range is typed as text in the page's order and format ("01.12.2026 14:00" in German,
+// "12/01/2026 02:00 PM" in American English): <input type=datetime-local> would follow Chromium's
+// own UI language instead of the page's. Times are wall times of the household's zone.
+
+const WALL = dateFormat({ year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
+const TYPED = (() => {
+  const parts = WALL.formatToParts(Date.UTC(2026, 11, 1, 14, 0));
+  const order = parts.map((x) => x.type).filter((k) => k === "day" || k === "month" || k === "year");
+  const at = (k) => parts.findIndex((x) => x.type === k);
+  const between = (a, b) => parts.slice(at(a) + 1, at(b)).map((x) => x.value).join("");
+  const period = (h) => {
+    const f = new Intl.DateTimeFormat(LOCALE, { hour: "numeric", timeZone: "UTC", hour12: true });
+    return (f.formatToParts(Date.UTC(2026, 0, 1, h)).find((x) => x.type === "dayPeriod") || { value: "" }).value;
+  };
+  const hour12 = parts.some((x) => x.type === "dayPeriod");
+  const letters = { day: t("DD"), month: t("MM"), year: t("YYYY") };
+  const am = hour12 ? period(2) : "", pm = hour12 ? period(14) : "";
+  return {
+    order, hour12, am, pm,
+    sep: between(order[0], order[1]) || "/",
+    // no break inside the format where a message quotes it
+    format: order.map((k) => letters[k]).join(between(order[0], order[1]) || "/") + "\u00a0" + t("hh") + ":" + t("mm")
+      + (hour12 ? `\u00a0${am}/${pm}` : ""),
+  };
+})();
+const typedTime = (ms) => {
+  const p = Object.fromEntries(WALL.formatToParts(ms).map((x) => [x.type, x.value]));
+  return TYPED.order.map((k) => p[k]).join(TYPED.sep) + ` ${p.hour}:${p.minute}` + (p.dayPeriod ? ` ${p.dayPeriod}` : "");
+};
+// The instant of a wall time in the household's zone: take off the zone's offset, looked up
+// twice so that a time just after a switch to or from summer time gets the offset it has.
+const wallToMs = (y, mo, d, h, mi) => {
+  const wall = Date.UTC(y, mo - 1, d, h, mi);
+  const offset = (ms) => Date.parse(toLocalInput(ms) + "Z") - ms;
+  return wall - offset(wall - offset(wall));
+};
+// Text typed in the page's order (or ISO, 2026-12-01 14:00) → milliseconds, or null. The time
+// may be left out (midnight); digits alone in the page's order work too (a phone's number pad).
+function parseTyped(text) {
+  const s = text.trim();
+  let y, mo, d, h = 0, mi = 0;
+  const iso = s.match(/^(\d{4})-(\d{1,2})-(\d{1,2})(?:(?:T|\s+)(\d{1,2}):(\d{2}))?$/);
+  if (iso) {
+    [y, mo, d] = [Number(iso[1]), Number(iso[2]), Number(iso[3])];
+    if (iso[4] !== undefined) { h = Number(iso[4]); mi = Number(iso[5]); }
+  } else {
+    let nums = s.match(/\d+/g) || [];
+    if (nums.length === 1 && (nums[0].length === 8 || nums[0].length === 12)) {
+      const widths = { day: 2, month: 2, year: 4 };
+      let at = 0;
+      const split = TYPED.order.map((k) => { const part = nums[0].slice(at, at + widths[k]); at += widths[k]; return part; });
+      nums = split.concat(nums[0].length === 12 ? [nums[0].slice(8, 10), nums[0].slice(10)] : []);
+    }
+    if (nums.length !== 3 && nums.length !== 5) return null;
+    const v = Object.fromEntries(TYPED.order.map((k, i) => [k, Number(nums[i])]));
+    [y, mo, d] = [v.year + (nums[TYPED.order.indexOf("year")].length <= 2 ? 2000 : 0), v.month, v.day];
+    if (nums.length === 5) { h = Number(nums[3]); mi = Number(nums[4]); }
+    const lower = s.toLowerCase();
+    const isPm = TYPED.hour12 && TYPED.pm && lower.includes(TYPED.pm.toLowerCase());
+    const isAm = TYPED.hour12 && TYPED.am && lower.includes(TYPED.am.toLowerCase());
+    if (isPm || isAm) {
+      if (h < 1 || h > 12) return null;
+      h = (h % 12) + (isPm ? 12 : 0);
+    }
+  }
+  const days = new Date(Date.UTC(y, mo, 0)).getUTCDate();
+  if (!(y >= 1970 && y <= 9999 && mo >= 1 && mo <= 12 && d >= 1 && d <= days && h >= 0 && h <= 23 && mi >= 0 && mi <= 59)) return null;
+  return wallToMs(y, mo, d, h, mi);
+}
 
 // Tick labels in the page's locale and zone; the labels drawn last are kept for tests.
 function timeValues(u, splits, axisIdx, space, incr) {
@@ -199,6 +270,21 @@ function meterPage(root) {
   let preset = 86400;
   let plot = null, bars = null, drawing = 0;
   let tableData = null, barsTable = null;
+  const fromInput = document.getElementById("from"), toInput = document.getElementById("to");
+  const errorBox = document.getElementById("range-error");
+  [fromInput, toInput].forEach((e) => { e.placeholder = TYPED.format; e.title = TYPED.format; });
+  // An inline error on the inputs that cannot be used (a screen reader hears it: role=alert).
+  const rangeError = (bad, message) => {
+    [fromInput, toInput].forEach((e) => e.setAttribute("aria-invalid", String(bad.includes(e))));
+    errorBox.textContent = message;
+    errorBox.hidden = !message;
+  };
+  // The drawn range in the inputs (zoom and ◀ ▶ too), except in one a person is typing into.
+  const showRange = (from, to) => {
+    rangeError([], "");
+    if (document.activeElement !== fromInput) fromInput.value = typedTime(from);
+    if (document.activeElement !== toInput) toInput.value = typedTime(to);
+  };
 
   const width = (box) => Math.max(240, box.clientWidth);
   const setPreset = (seconds) => {
@@ -211,8 +297,7 @@ function meterPage(root) {
     const ticket = ++drawing;
     const from = Math.round(range.from), to = Math.round(range.to);
     range = { from, to };
-    document.getElementById("from").value = toLocalInput(from);
-    document.getElementById("to").value = toLocalInput(to);
+    showRange(from, to);
     const ticked = boxes.filter((b) => b.checked);
     const n = Math.min(2000, width(chartBox));
     const results = await Promise.all(ticked.map((b) =>
@@ -223,7 +308,7 @@ function meterPage(root) {
     const times = [...new Set(rows.flatMap((rs) => rs.map((p) => p[0])))].sort((a, b) => a - b);
     const index = new Map(times.map((t, i) => [t, i]));
     const data = [times];
-    const series = [{ value: (u, v) => (v === null || v === undefined ? "–" : F.dateTime.format(v * 1000)) }];
+    const series = [{ label: t("Time"), value: (u, v) => (v === null || v === undefined ? "–" : F.dateTime.format(v * 1000)) }];
     const units = [...new Set(results.map((r) => r.unit || ""))];
     results.forEach((r, i) => {
       const col = new Array(times.length).fill(undefined);  // undefined: not sampled here; null: a gap
@@ -232,7 +317,7 @@ function meterPage(root) {
       data.push(col);
       const c = Number(ticked[i].dataset.colour);
       series.push({
-        label: `${r.name || r.obis} (${r.unit || ""})`, stroke: colour(c), width: 1.5, scale: r.unit || "", spanGaps: false,
+        label: `${ticked[i].parentElement.querySelector(".name").textContent.trim()} (${r.unit || ""})`, stroke: colour(c), width: 1.5, scale: r.unit || "", spanGaps: false,
         value: (u, v) => num(v, col.digits),
         paths: r.kind === "counter" ? uPlot.paths.stepped({ align: 1 }) : undefined,
         points: { show: r.points.length <= 60, size: 6 },  // a few points alone would draw no line
@@ -244,10 +329,13 @@ function meterPage(root) {
     const total = results.reduce((k, r) => k + r.points.length, 0);
     chartBox.dataset.points = String(total);
     chartBox.dataset.gaps = String(gaps);
-    chartBox.dataset.resolution = [...new Set(results.map((r) => r.resolution))].join(",");
+    const resolutions = [...new Set(results.map((r) => r.resolution))];
+    chartBox.dataset.resolution = resolutions.join(",");
+    const resolutionWords = { raw: t("every telegram"), minute: t("minutes"), hour: t("hours"), day: t("days") };
     document.getElementById("chart-info").textContent = results.length ?
-      `${num(total, 0)} points, resolution: ${[...new Set(results.map((r) => r.resolution))].join(", ")}. Drag across the chart to zoom.` :
-      "Tick a series above.";
+      tn("{n} point, resolution: {resolution}. Drag across the chart to zoom.", "{n} points, resolution: {resolution}. Drag across the chart to zoom.",
+         total, { n: num(total, 0), resolution: resolutions.map((r) => resolutionWords[r] || r).join(", ") }) :
+      t("Tick a series above.");
     const opts = {
       width: width(chartBox), height: 320, series, axes,
       scales: { x: { time: true, range: () => [from / 1000, to / 1000] }, ...Object.fromEntries(units.map((u) => [u, { auto: true }])) },
@@ -267,7 +355,7 @@ function meterPage(root) {
     if (plot) plot.destroy();
     opts.hooks.draw = [drawn(chartBox)];
     plot = new uPlot(opts, data, chartBox);
-    tableData = { head: ["Time", ...series.slice(1).map((s) => s.label)], xs: times, cols: data.slice(1) };
+    tableData = { head: series.map((s) => s.label), xs: times, cols: data.slice(1) };
     fillChartTable();
     downloads(ticked, from, to);
   }
@@ -282,7 +370,7 @@ function meterPage(root) {
     box.replaceChildren();
     box.hidden = ticked.length === 0;
     if (!ticked.length) return;
-    box.append("Download: ");
+    box.append(t("Download:") + " ");
     const day = 86400000;  // export rows: raw only up to a day (86,400 at 1/s), else about 20,000 at most
     const span = to - from;
     const resolution = span <= day ? "raw" : span <= 14 * day ? "minute" : span <= 731 * day ? "hour" : "day";
@@ -294,7 +382,7 @@ function meterPage(root) {
         const a = document.createElement("a");
         a.href = `/api/export?meter=${meter}&obis=${encodeURIComponent(b.value)}&from=${from}&to=${to}&format=${f}&resolution=${resolution}`;
         a.textContent = f.toUpperCase();
-        a.setAttribute("aria-label", `${name} as ${f.toUpperCase()}`);
+        a.setAttribute("aria-label", t("{series} as {format}", { series: name, format: f.toUpperCase() }));
         box.append(a, f === "csv" ? " " : "");
       }
     });
@@ -312,10 +400,11 @@ function meterPage(root) {
     ys.digits = 2;
     barsBox.dataset.bars = String(xs.length);
     const label = { day: F.weekday, week: F.day, month: F.month, year: F.year }[period];
+    const perPeriod = { day: t("kWh per day"), week: t("kWh per week"), month: t("kWh per month"), year: t("kWh per year") }[period];
     const opts = {
       width: width(barsBox), height: 240,
-      series: [{ value: (u, v) => (v === null || v === undefined ? "–" : label.format(v * 1000)) },
-               { label: `kWh per ${period}`, fill: css("--accent"), stroke: css("--accent"), value: (u, v) => num(v, 2),
+      series: [{ label: t("Period"), value: (u, v) => (v === null || v === undefined ? "–" : label.format(v * 1000)) },
+               { label: perPeriod, fill: css("--accent"), stroke: css("--accent"), value: (u, v) => num(v, 2),
                  paths: uPlot.paths.bars({ size: [0.7, 60], align: 1 }), points: { show: false } }],
       axes: [{ ...axisStyle(), values: timeValues, space: 80, size: 52, grid: { show: false } }, { ...axisStyle(), label: "kWh", values: numberValues, size: 64 }],
       scales: { x: { time: true, range: () => [from / 1000, to / 1000] }, y: { range: (u, min, max) => [0, Math.max(max, 0.001) * 1.1] } },
@@ -329,19 +418,29 @@ function meterPage(root) {
 
   function fillBarsTable() {
     const details = document.getElementById("bars-data");
-    if (details.open && barsTable) chartTable(document.getElementById("bars-table"), ["Period", "kWh"], barsTable.xs, [barsTable.ys], barsTable.label.format);
+    if (details.open && barsTable) chartTable(document.getElementById("bars-table"), [t("Period"), "kWh"], barsTable.xs, [barsTable.ys], barsTable.label.format);
   }
 
-  const failed = (e) => { document.getElementById("chart-info").textContent = `Could not load the chart: ${e.message}`; console.error(e.message); };
+  const failed = (e) => {
+    document.getElementById("chart-info").textContent = t("Could not load the chart: {error}", { error: e.message });
+    console.error(e.message);
+  };
   const redraw = () => { drawChart().catch(failed); drawBars().catch(failed); };
 
   presets.forEach((b) => b.addEventListener("click", () => { setPreset(Number(b.dataset.range)); toNow(); drawChart().catch(failed); }));
-  document.getElementById("apply").addEventListener("click", () => {
-    // The inputs hold the household's wall time: take off the zone's offset at that time.
-    const a = document.getElementById("from").value, b = document.getElementById("to").value;
-    const ms = (v) => { const guess = Date.parse(v + "Z"); const off = Date.parse(toLocalInput(guess) + "Z") - guess; return guess - off; };
-    const from = ms(a), to = ms(b);
-    if (from < to) { setPreset(null); range = { from, to }; drawChart().catch(failed); }
+  document.getElementById("custom").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const from = parseTyped(fromInput.value), to = parseTyped(toInput.value);
+    if (from === null || to === null) {
+      rangeError([from === null && fromInput, to === null && toInput].filter(Boolean),
+                 t("Enter a time as {format}, for example {example}.", { format: TYPED.format, example: typedTime(Date.now()) }));
+    } else if (from >= to) {
+      rangeError([fromInput, toInput], t("The start of the range must be before its end."));
+    } else {
+      setPreset(null);
+      range = { from, to };
+      drawChart().catch(failed);
+    }
   });
   const step = (dir) => {
     const span = range.to - range.from;
