@@ -17,6 +17,7 @@
   // Bar labels, in the household's zone: hours, weekdays, days of the month, months.
   const L = {
     hour: dateFormat({ hour: "2-digit", minute: "2-digit", hourCycle: "h23" }),
+    hourZone: dateFormat({ hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short" }),
     weekday: dateFormat({ weekday: "short", day: "numeric" }),
     weekdayOnly: dateFormat({ weekday: "short" }),
     dayOfMonth: dateFormat({ day: "numeric" }),
@@ -29,7 +30,9 @@
 
   // Digits by size: an hour's 0.114 kWh needs three, a year's 3,270.4 kWh one.
   const digits = (v) => { const a = Math.abs(Number(v)); return a < 1 ? 3 : a < 100 ? 2 : a < 10000 ? 1 : 0; };
-  const kwh = (v) => (v === null || v === undefined ? "–" : num(v, digits(v)));
+  // Values shown together get the same digits, from the largest of them.
+  const digitsOf = (values) => digits(Math.max(0, ...values.filter((v) => v !== null && v !== undefined).map((v) => Math.abs(Number(v)))));
+  const kwh = (v, d) => (v === null || v === undefined ? "–" : num(v, d === undefined ? digits(v) : d));
   const money = (v, currency) => {
     if (v === null || v === undefined) return "";
     try { return new Intl.NumberFormat(LOCALE, { style: "currency", currency }).format(Number(v)); } catch (e) { return `${num(v, 2)} ${currency}`; }
@@ -79,7 +82,8 @@
       document.getElementById("energy-fwd").disabled = !r.steps.next;
       document.getElementById("energy-now").disabled = r.running;
       const currency = r.prices ? r.prices.currency : "";
-      for (const k of ["import", "export", "net"]) root.querySelector(`[data-total="${k}"]`).textContent = kwh(r.totals[k]);
+      const td = digitsOf([r.totals.import, r.totals.export]);
+      for (const k of ["import", "export", "net"]) root.querySelector(`[data-total="${k}"]`).textContent = kwh(r.totals[k], td);
       for (const k of ["import", "export"]) {
         const cost = r.costs ? r.costs[k] : null;
         root.querySelector(`[data-cost="${k}"]`).textContent = cost === null || cost === undefined ? "" :
@@ -96,36 +100,35 @@
         t("Up to {time}; updated every minute.", { time: F.dateTime.format(newest) }) : "";
     }
 
+    // The change is reckoned like with like: while this period runs, against the same part of that one.
     function compare(card, key, r) {
       const c = r[key];
       card.querySelector("[data-field=title]").textContent = compareTitle(key, r.period);
       const base = c.same_time || c;
-      const range = title(r.period, c.start, c.end);
-      card.querySelector("[data-field=range]").textContent = c.same_time ?
-        t("{range}, up to the same time ({time})", { range, time: F.dateTime.format(Date.parse(c.same_time.to)) }) : range;
+      card.querySelector("[data-field=range]").textContent = title(r.period, c.start, c.end);
       const dl = card.querySelector("dl");
       dl.replaceChildren();
-      const rows = [["import", t("Import")], ["export", t("Export")], ["net", t("Net")]];
-      for (const [k, label] of rows) {
+      const note = card.querySelector("[data-field=note]");
+      if (c.import === null && c.export === null) { note.textContent = t("No data for this period."); return; }
+      const d = digitsOf([base.import, base.export]);
+      for (const [k, label] of [["import", t("Import")], ["export", t("Export")], ["net", t("Net")]]) {
         const dt = document.createElement("dt"); dt.textContent = label;
         const dd = document.createElement("dd");
-        dd.append(`${kwh(base[k])} kWh`);
+        dd.append(`${kwh(base[k], d)} kWh`);
         const change = c.change[k];
         if (change !== null && change !== undefined) {
           const s = document.createElement("span");
           s.className = "change";
           s.dataset.change = k;
-          s.textContent = t("now {percent}", { percent: percent(change) });
+          s.textContent = percent(change);
+          s.title = t("this period against that one");
           dd.append(" ", s);
         }
         dl.append(dt, dd);
       }
-      if (c.same_time) {
-        const dt = document.createElement("dt"); dt.textContent = t("Whole period");
-        const dd = document.createElement("dd"); dd.className = "muted";
-        dd.textContent = `${kwh(c.import)} / ${kwh(c.export)} kWh`;
-        dl.append(dt, dd);
-      }
+      note.textContent = c.same_time ?
+        t("Up to the same time ({time}). The whole period: {import} kWh import, {export} kWh export.",
+          { time: F.dateTime.format(Date.parse(c.same_time.to)), import: kwh(c.import, d), export: kwh(c.export, d) }) : "";
     }
 
     function baseLoad(r, currency) {
@@ -163,7 +166,8 @@
       const opts = {
         width: width(), height: 280,
         series: [
-          { value: (u, v) => (v === null || v === undefined ? "–" : full.format(byX.get(v) || v * 1000)) },
+          { label: r.period === "day" ? t("Hour") : r.period === "year" ? t("Month") : t("Day"),
+            value: (u, v) => (v === null || v === undefined ? "–" : full.format(byX.get(v) || v * 1000)) },
           { label: t("Import"), fill: css("--in"), stroke: css("--in"), value: (u, v) => (v === null ? "–" : `${num(v, d)} kWh`),
             paths: uPlot.paths.bars({ size: [0.8, 64], align: 0 }), points: { show: false } },
           { label: t("Export"), fill: css("--out"), stroke: css("--out"), value: (u, v) => (v === null ? "–" : `${num(-v, d)} kWh`),
@@ -171,10 +175,24 @@
         ],
         axes: [
           { stroke, grid: { show: false }, ticks: { stroke: grid }, size: 36,
-            splits: (u) => { const k = Math.max(1, Math.ceil(xs.length * room / u.bbox.width * devicePixelRatio)); return xs.filter((x, i) => i % k === 0); },
-            values: (u, splits) => { const out = splits.map((x) => label.format(byX.get(x))); u.root.dataset.xticks = out.join("|"); return out; } },
+            splits: (u) => {
+              const space = r.period === "week" ? 34 : room;
+              const k = Math.max(1, Math.ceil(xs.length * space / u.bbox.width * devicePixelRatio));
+              return xs.filter((x, i) => i % k === 0);
+            },
+            values: (u, splits) => {
+              // A week on a phone: the weekday alone, so that all seven fit.
+              const f = r.period === "week" && u.bbox.width / devicePixelRatio < 7 * room ? L.weekdayOnly : label;
+              const out = splits.map((x) => f.format(byX.get(x)));
+              u.root.dataset.xticks = out.join("|");
+              return out;
+            } },
           { stroke, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, label: "kWh", size: 60,
-            values: (u, splits) => splits.map((v) => num(Math.abs(v), digits(Math.max(...splits.map(Math.abs))))) },
+            values: (u, splits) => {
+              const step = splits.length > 1 ? Math.abs(splits[1] - splits[0]) : 1;
+              const places = Math.min(3, (String(Number(step.toFixed(6))).split(".")[1] || "").length);
+              return splits.map((v) => num(Math.abs(v), places));
+            } },
         ],
         scales: { x: { time: false, range: () => [from / 1000, to / 1000] },
                   y: { range: () => { const top = max * 1.1; const bottom = exp.some((v) => v) ? -top : 0; return [bottom, top]; } } },
@@ -197,15 +215,18 @@
       const tbl = document.getElementById("energy-table");
       tbl.replaceChildren();
       const head = document.createElement("tr");
-      for (const h of [r.period === "day" ? t("Hour") : r.period === "year" ? t("Month") : t("Day"), `${t("Import")} (kWh)`, `${t("Export")} (kWh)`]) {
-        const th = document.createElement("th"); th.scope = "col"; th.textContent = h; head.append(th);
-      }
+      [r.period === "day" ? t("Hour") : r.period === "year" ? t("Month") : t("Day"), `${t("Import")} (kWh)`, `${t("Export")} (kWh)`].forEach((h, i) => {
+        const th = document.createElement("th"); th.scope = "col"; th.textContent = h; th.className = i ? "num" : ""; head.append(th);
+      });
+      // A day of 23 or 25 hours: the hours with their zone (02:00 CEST, then 02:00 CET).
+      const rowLabel = r.period === "day" && r.bars.length !== 24 ? L.hourZone : full;
+      const d = digitsOf(r.bars.flatMap((b) => [b.import, b.export]));
       const thead = document.createElement("thead"); thead.append(head);
       const tbody = document.createElement("tbody");
       for (const b of r.bars) {
         const tr = document.createElement("tr");
-        const th = document.createElement("th"); th.scope = "row"; th.textContent = full.format(b.t); tr.append(th);
-        for (const v of [b.import, b.export]) { const td = document.createElement("td"); td.className = "num"; td.textContent = kwh(v); tr.append(td); }
+        const th = document.createElement("th"); th.scope = "row"; th.textContent = rowLabel.format(b.t); tr.append(th);
+        for (const v of [b.import, b.export]) { const td = document.createElement("td"); td.className = "num"; td.textContent = kwh(v, d); tr.append(td); }
         tbody.append(tr);
       }
       tbl.append(thead, tbody);

@@ -26,9 +26,9 @@
     </div>
     <h2 id="energy-title" aria-live="polite">&nbsp;</h2>
     <dl class="energy-totals">
-      <div class="import"><dt><span class="swatch in" aria-hidden="true"></span>{{_("Import")}}</dt><dd><span data-total="import">–</span> kWh</dd><dd class="small muted" data-cost="import"></dd></div>
-      <div class="export"><dt><span class="swatch out" aria-hidden="true"></span>{{_("Export")}}</dt><dd><span data-total="export">–</span> kWh</dd><dd class="small muted" data-cost="export"></dd></div>
-      <div class="net"><dt>{{_("Net (import − export)")}}</dt><dd><span data-total="net">–</span> kWh</dd></div>
+      <div class="import"><dt><span class="swatch in" aria-hidden="true"></span>{{_("Import")}}</dt><dd><span data-total="import">–</span> <span class="unit">kWh</span></dd><dd class="small muted" data-cost="import"></dd></div>
+      <div class="export"><dt><span class="swatch out" aria-hidden="true"></span>{{_("Export")}}</dt><dd><span data-total="export">–</span> <span class="unit">kWh</span></dd><dd class="small muted" data-cost="export"></dd></div>
+      <div class="net"><dt>{{_("Net")}}</dt><dd><span data-total="net">–</span> <span class="unit">kWh</span></dd></div>
     </dl>
     <div id="energy-chart" class="chart" data-bars="0" role="img" aria-label="{{_('Import above and export below the line; the same data is in the table below')}}"></div>
     <p class="muted small" id="energy-info"></p>
@@ -39,11 +39,13 @@
       <h2 data-field="title">{{_("Previous period")}}</h2>
       <p class="muted small" data-field="range"></p>
       <dl class="energy-compare"></dl>
+      <p class="muted small" data-field="note"></p>
     </div>
     <div class="card compare" id="energy-last-year">
       <h2 data-field="title">{{_("Same period last year")}}</h2>
       <p class="muted small" data-field="range"></p>
       <dl class="energy-compare"></dl>
+      <p class="muted small" data-field="note"></p>
     </div>
     <div class="card" id="energy-base">
       <h2>{{_("Base load")}}</h2>
