@@ -99,24 +99,26 @@ def _bars(period: str, first: date, end: date, tz: Any) -> List[Tuple[Any, int]]
 
 
 class _Totals:
-    """Import and export sums over ranges, each range read once."""
+    """Import and export sums over a period and over its first part, from one read of its hours."""
 
     def __init__(self, q: Query, series: Dict[str, Optional[Series]]) -> None:
         self.q, self.series = q, series
-        self.memo: Dict[Tuple[str, int, int], Optional[Decimal]] = {}
+        self.memo: Dict[Tuple[str, int, int], List[Tuple[int, Decimal]]] = {}
 
-    def of(self, name: str, a: int, b: int) -> Optional[Decimal]:
+    def of(self, name: str, a: int, b: int, cut: int) -> Optional[Decimal]:
+        """What counter ``name`` counted in [a, cut) of the period [a, b): the hours that begin
+        before ``cut`` (exactly what `Query.consumption` over [a, cut) adds up)."""
         s = self.series[name]
-        if s is None or b <= a:
+        if s is None:
             return None
         key = (name, a, b)
         if key not in self.memo:
-            rows = self.q.consumption(s, "year", a, b)
-            self.memo[key] = _kwh(sum((v for _, v in rows), Decimal(0)), s) if rows else None
-        return self.memo[key]
+            self.memo[key] = self.q.hourly(s, a, b)
+        rows = [v for start, v in self.memo[key] if start < cut]
+        return _kwh(sum(rows, Decimal(0)), s) if rows else None
 
-    def both(self, a: int, b: int) -> Totals:
-        imp, exp = self.of("import", a, b), self.of("export", a, b)
+    def both(self, a: int, b: int, cut: int) -> Totals:
+        imp, exp = self.of("import", a, b, cut), self.of("export", a, b, cut)
         return {"import": imp, "export": exp, "net": _net(imp, exp)}
 
 
@@ -127,11 +129,11 @@ def _compare(totals: _Totals, period: str, first: date, tz: Any, elapsed: Option
     which the change is reckoned: like with like."""
     end = localtime.next_start(first, period)
     a, b = localtime.midnight_ms(first, tz), localtime.midnight_ms(end, tz)
-    out: Dict[str, Any] = {"start": first.isoformat(), "end": end.isoformat(), **totals.both(a, b)}
+    out: Dict[str, Any] = {"start": first.isoformat(), "end": end.isoformat(), **totals.both(a, b, b)}
     base = out
     if elapsed is not None:
         cut = min(b, localtime.to_ms(datetime.combine(first, clock()) + elapsed, tz))
-        base = out["same_time"] = {"to": iso(cut, tz), **totals.both(a, cut)}
+        base = out["same_time"] = {"to": iso(cut, tz), **totals.both(a, b, cut)}
     out["change"] = {k: _change(now[k], base[k]) for k in ("import", "export", "net")}
     return out
 

@@ -176,7 +176,7 @@
         axes: [
           { stroke, grid: { show: false }, ticks: { stroke: grid }, size: 36,
             splits: (u) => {
-              const space = r.period === "week" ? 34 : room;
+              const space = r.period === "week" ? 28 : room;
               const k = Math.max(1, Math.ceil(xs.length * space / u.bbox.width * devicePixelRatio));
               return xs.filter((x, i) => i % k === 0);
             },
