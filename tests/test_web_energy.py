@@ -279,3 +279,13 @@ def test_the_page_renders_with_its_meter_picker_in_german(server: Server) -> Non
     assert status == 404
     status, _, body = server.request("GET", "/energy/House?period=week&date=2026-03-25", auth="correct horse battery")
     assert status == 200 and 'data-period="week"' in body.decode() and 'data-date="2026-03-25"' in body.decode()
+
+
+def test_a_zone_half_an_hour_off_utc_still_gets_its_hours(db: Path) -> None:
+    q = Query(db, ZoneInfo("Asia/Kolkata"))  # UTC+05:30: local hours begin at :30 UTC
+    try:
+        data = energy.energy(q, "House", "day", date(2026, 6, 10), EnergyConfig())
+        assert len(data["bars"]) == 24 and all(b["import"] is not None for b in data["bars"])
+        assert data["totals"]["import"] == sum(b["import"] for b in data["bars"])
+    finally:
+        q.close()

@@ -168,7 +168,9 @@ def energy(q: Query, ref: str, period: str, when: Optional[date], prices: Energy
         s = series[name]
         per = sums[name] = {}
         for start, value in rows:
-            key = start if period == "day" else localtime.period_of(start, "month" if period == "year" else "day", tz)
+            # A day's bars are its local hours; in a zone half an hour off UTC each holds the UTC hour beginning in it.
+            key = a + (start - a) // HOUR_MS * HOUR_MS if period == "day" else \
+                localtime.period_of(start, "month" if period == "year" else "day", tz)
             per[key] = per.get(key, Decimal(0)) + _kwh(value, s)  # type: ignore[arg-type]
     bars = [{"start": iso(ms, tz), "t": ms, "import": sums["import"].get(key), "export": sums["export"].get(key)}
             for key, ms in slots]
