@@ -580,7 +580,7 @@ def describe(config: Config) -> str:
         if isinstance(v, bytes):
             return v.hex()
         if isinstance(v, Decimal):
-            return float(v) if v == Decimal(repr(float(v))) else str(v)
+            return float(v) if v == Decimal(str(float(v))) else str(v)
         if isinstance(v, tuple):
             return [plain(x) for x in v]
         if isinstance(v, dict):
