@@ -13,6 +13,7 @@ import os
 import re
 import socket
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 from urllib.parse import urlsplit
@@ -119,6 +120,15 @@ class MqttConfig:
 
 
 @dataclass(frozen=True)
+class EnergyConfig:
+    """Prices for the Energy page: what a kWh bought costs and what one sold earns (exact)."""
+
+    price: Optional[Decimal] = None  # per kWh imported; None: no costs shown
+    currency: str = "EUR"  # ISO 4217 code, for the page's number format
+    feed_in: Optional[Decimal] = None  # per kWh exported
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "info"
 
@@ -132,6 +142,7 @@ class Config:
     logging: LoggingConfig = LoggingConfig()
     timezone: Optional[str] = None  # IANA name for local days and times; None: the host's zone
     mqtt: Optional[MqttConfig] = None
+    energy: EnergyConfig = EnergyConfig()
     source: str = "built-in defaults"
 
     def meter_for(self, server_id: bytes, head: Optional[str]) -> Optional[MeterConfig]:
@@ -414,6 +425,33 @@ def _mqtt(ctx: _Ctx) -> Callable[[yaml.Node, str], MqttConfig]:
     return parse
 
 
+MAX_PRICE = Decimal(1000)  # per kWh: far above any tariff; more is a typo (cents for euros?)
+
+
+def _energy(ctx: _Ctx) -> Callable[[yaml.Node, str], EnergyConfig]:
+    def price(node: yaml.Node, path: str) -> Decimal:
+        """A price exactly as written (0.32 stays 0.32: the YAML float is never used)."""
+        ctx.scalar(node, path)
+        try:
+            v = Decimal(str(node.value).strip())
+        except InvalidOperation:
+            v = None
+        if v is None or not v.is_finite() or not 0 <= v <= MAX_PRICE:
+            raise ctx.error(node, path, f"expected a price per kWh from 0 to {MAX_PRICE} (e.g. 0.32), "
+                                        f"got {_shown(ctx.scalar(node, path))}")
+        return v
+
+    def currency(node: yaml.Node, path: str) -> str:
+        v = ctx.text(node, path)
+        if not re.fullmatch(r"[A-Z]{3}", v):
+            raise ctx.error(node, path, f"expected a currency code of three capital letters (e.g. EUR, CHF), got {_shown(v)}")
+        return v
+
+    def parse(node: yaml.Node, path: str) -> EnergyConfig:
+        return EnergyConfig(**ctx.mapping(node, path, {"price": price, "currency": currency, "feed_in": price}))
+    return parse
+
+
 def parse(text: str, source: str = "<config>") -> Config:
     """Parse and check a configuration text."""
     ctx = _Ctx(source)
@@ -511,6 +549,7 @@ def parse(text: str, source: str = "<config>") -> Config:
         "database": database, "acquisition": acquisition, "meters": meters, "web": web, "logging": logging_,
         "timezone": timezone,
         "mqtt": _mqtt(ctx),
+        "energy": _energy(ctx),
     })
     return Config(source=source, **sections)
 
@@ -540,6 +579,8 @@ def describe(config: Config) -> str:
             return str(v)
         if isinstance(v, bytes):
             return v.hex()
+        if isinstance(v, Decimal):
+            return float(v) if v == Decimal(str(float(v))) else str(v)
         if isinstance(v, tuple):
             return [plain(x) for x in v]
         if isinstance(v, dict):

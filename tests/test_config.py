@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,13 @@ logging: {level: DEBUG}
         ("web: [1, 2]\n", "cfg:1: web", "expected a mapping"),
         ("database:\n  path: /a\n  path: /b\n", "cfg:3: database.path", "given twice"),
         ("database: {path: [unclosed\n", "cfg:2", "not valid YAML"),
+        ("energy:\n  price: cheap\n", "cfg:2: energy.price", "expected a price per kWh"),
+        ("energy:\n  price: -0.1\n", "cfg:2: energy.price", "from 0 to 1000"),
+        ("energy:\n  price: .nan\n", "cfg:2: energy.price", "expected a price per kWh"),
+        ("energy:\n  price: [1]\n", "cfg:2: energy.price", "expected a single value"),
+        ("energy:\n  feed_in: 2000\n", "cfg:2: energy.feed_in", "from 0 to 1000"),
+        ("energy:\n  currency: euro\n", "cfg:2: energy.currency", "three capital letters"),
+        ("energy:\n  prize: 1\n", "cfg:2: energy.prize", "unknown key"),
     ],
 )
 def test_errors_name_file_line_and_key(text: str, where: str, what: str) -> None:
@@ -154,3 +162,24 @@ def test_a_file_that_is_not_utf8_is_named_with_the_byte(tmp_path: Path) -> None:
     result = run("check-config", str(path))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr == f"pyhm: invalid configuration: {path}:2: not UTF-8 text (byte 20); save the file as UTF-8\n"
+
+
+def test_energy_prices_are_exact_decimals() -> None:
+    cfg = config.parse("energy:\n  price: 0.32\n  feed_in: 0.0820\n  currency: CHF\n", "cfg")
+    assert cfg.energy.price == Decimal("0.32") and str(cfg.energy.price) == "0.32"
+    assert str(cfg.energy.feed_in) == "0.0820" and cfg.energy.currency == "CHF"
+    assert config.parse("energy:\n  price: 1\n", "cfg").energy == config.EnergyConfig(price=Decimal(1))
+    assert Config().energy.price is None and Config().energy.currency == "EUR"
+
+
+def test_shipped_energy_example_is_valid_and_checked(tmp_path: Path) -> None:
+    text = SHIPPED.read_text()
+    example = re.search(r"^# energy:\n(#  .*\n)+", text, re.M).group(0)
+    path = tmp_path / "energy.cfg"
+    path.write_text("".join(line[2:] + "\n" for line in example.splitlines()))
+    assert config.load(path).energy == config.EnergyConfig(Decimal("0.32"), "EUR", Decimal("0.082"))
+    ok = run("check-config", str(path))
+    assert ok.returncode == 0 and "price: 0.32" in ok.stdout and "feed_in: 0.082" in ok.stdout, ok.stdout + ok.stderr
+    path.write_text("energy:\n  currency: EUR\n  price: 0,32\n")
+    bad = run("check-config", str(path))
+    assert bad.returncode == 2 and f"{path}:3: energy.price: expected a price per kWh" in bad.stderr

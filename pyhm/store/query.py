@@ -17,17 +17,18 @@ import sqlite3
 from datetime import date, datetime, timezone, tzinfo
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple, TypeVar, Union
 
 from pyhm.localtime import PERIODS, period_of, zone
 from pyhm.obis import obis_name, unit_symbol
 from pyhm.store.codec import Layout, parse_spec
 from pyhm.store.live import Live, LiveReader
-from pyhm.store.rollup import LEVEL_MS, MINUTE_MS, Agg, decimal
+from pyhm.store.rollup import HOUR_MS, LEVEL_MS, MINUTE_MS, Agg, decimal
 from pyhm.store.schema import connect
 
 RAW_ROWS_PER_POINT = 4  # raw telegrams are read for ranges up to points * this many seconds
 ROLLUP_ROWS_PER_POINT = 10
+K = TypeVar("K")
 
 
 class Point(NamedTuple):
@@ -288,23 +289,32 @@ class Query:
     def consumption(self, series: Series, period: str, from_ms: int, to_ms: int,
                     tz: Optional[tzinfo] = None) -> List[Tuple[date, Decimal]]:
         """What a counter counted per local day, week (from Monday), month or year, by the
-        real zone (a local day has 23, 24 or 25 hours); up to the newest reading.
+        real zone (a local day has 23, 24 or 25 hours); up to the newest reading."""
+        if period not in PERIODS:
+            raise ValueError(f"period must be one of {', '.join(PERIODS)}")
+        zone_ = tz or self.tz
+        return self._increases(series, from_ms, to_ms, lambda ts: period_of(ts, period, zone_))  # type: ignore[arg-type]
+
+    def hourly(self, series: Series, from_ms: int, to_ms: int) -> List[Tuple[int, Decimal]]:
+        """What a counter counted per hour (its start, UTC ms) in [from, to), up to the newest
+        reading: the hours a local day is made of (whole-hour zones: a UTC hour is a local one)."""
+        return self._increases(series, from_ms, to_ms, lambda ts: ts - ts % HOUR_MS)
+
+    def _increases(self, series: Series, from_ms: int, to_ms: int, key: Callable[[int], K]) -> List[Tuple[K, Decimal]]:
+        """A counter's increases summed per ``key(ts_ms)``, oldest key first.
 
         Built from the hourly increases, then the samples after the newest written rollup
         (committed or live). A reset or a replaced counter adds nothing negative.
         """
         if series.kind != "counter":
             raise NotFound(f"{series.obis} is not a counter")
-        if period not in PERIODS:
-            raise ValueError(f"period must be one of {', '.join(PERIODS)}")
-        tz = tz or self.tz
-        totals: Dict[date, Agg] = {}
+        totals: Dict[K, Agg] = {}
 
         def total(ts_ms: int, exp: int) -> Agg:
-            key = period_of(ts_ms, period, tz)  # type: ignore[arg-type]
-            agg = totals.get(key)
+            k = key(ts_ms)
+            agg = totals.get(k)
             if agg is None:
-                agg = totals[key] = Agg(0, True, exp)
+                agg = totals[k] = Agg(0, True, exp)
             return agg
 
         for agg in self.rollups(series, "hour", from_ms, to_ms):
@@ -318,7 +328,7 @@ class Query:
             if ts >= from_ms:
                 total(ts, exp).add(v, exp, prev)
             prev = (v, exp)
-        return [(key, decimal(t.inc, t.exp)) for key, t in sorted(totals.items())]  # type: ignore[misc]
+        return [(k, decimal(t.inc, t.exp)) for k, t in sorted(totals.items())]  # type: ignore[misc,type-var]
 
     # -- now ----------------------------------------------------------------------------
 

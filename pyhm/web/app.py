@@ -28,7 +28,7 @@ from pyhm.config import Config
 from pyhm.localtime import zone, zone_name
 from pyhm.store import Query, SchemaError
 from pyhm.store.query import NotFound
-from pyhm.web import api, i18n, metrics
+from pyhm.web import api, energy, i18n, metrics
 from pyhm.web.auth import COOKIE, Auth, Blocked, NoPassword
 from pyhm.web.i18n import N_
 from pyhm.web.openapi import OPENAPI
@@ -48,6 +48,7 @@ HEADERS = [
 ]
 ASSETS = {  # URL name → (package file, content type)
     "app.js": ("static/app.js", "text/javascript; charset=utf-8"),
+    "energy.js": ("static/energy.js", "text/javascript; charset=utf-8"),
     "style.css": ("static/style.css", "text/css; charset=utf-8"),
     "uPlot.iife.min.js": ("static/vendor/uPlot.iife.min.js", "text/javascript; charset=utf-8"),
     "uPlot.min.css": ("static/vendor/uPlot.min.css", "text/css; charset=utf-8"),
@@ -106,7 +107,7 @@ class Web:
         self.auth = Auth(config.web.credentials, config.web.session_days * 86400)
         self.assets = {name: (_package_file(path), kind) for name, (path, kind) in ASSETS.items()}
         self.templates = {name: _package_file(f"templates/{name}.tpl").decode() for name in
-                          ("base", "login", "dashboard", "meter", "status", "message")}
+                          ("base", "login", "dashboard", "meter", "status", "message", "energy")}
         self._local = threading.local()
         self.summary = Summary()
         self._metrics = metrics.registry(self.query)
@@ -227,6 +228,8 @@ class Web:
         app.route("/", "GET", self.dashboard)
         app.route("/meter/<ref>", "GET", self.meter_page)
         app.route("/status", "GET", self.status_page)
+        app.route("/energy", "GET", self.energy_page)
+        app.route("/energy/<ref>", "GET", self.energy_page)
         app.route("/static/<name>", "GET", self.static)
         app.route("/healthz", "GET", self.healthz)
         app.route("/api/openapi.json", "GET", lambda: self.json(OPENAPI))
@@ -234,6 +237,7 @@ class Web:
         app.route("/api/meters/<ref>", "GET", self.api(lambda q, p, ref: api.meter_detail(q, ref)))
         app.route("/api/series", "GET", self.api(self._series))
         app.route("/api/consumption", "GET", self.api(self._consumption))
+        app.route("/api/energy", "GET", self.api(self._energy))
         app.route("/api/status", "GET", lambda: self.json(api.status(self.query())))
         app.route("/api/export", "GET", self.export)
         app.route("/metrics", "GET", self.metrics)
@@ -302,6 +306,12 @@ class Web:
         return api.consumption(q, api.checked("meter", p.get("meter"), str),
                                api.checked("obis", p.get("obis"), api.obis, api.IMPORT),
                                api.checked("period", p.get("period"), api.period, "day"), start, end)
+
+    def _energy(self, q: Query, p: Any) -> Dict[str, Any]:
+        return energy.energy(q, api.checked("meter", p.get("meter"), str),
+                             api.checked("period", p.get("period"), api.period, "day"),
+                             api.checked("date", p.get("date"), energy.day, None) if p.get("date") else None,
+                             self.config.energy)
 
     def export(self) -> Any:
         p = bottle.request.query
@@ -405,6 +415,24 @@ class Web:
         except (NotFound, api.BadParameter):
             raise bottle.HTTPError(404, N_("There is no such meter.")) from None
         return self.render("meter", title=f"pyhm · {detail['label']}", meter=detail)
+
+    def energy_page(self, ref: Optional[str] = None) -> str:
+        """The Energy page of one meter (the first without ``ref``); the script fills it in."""
+        q = self.query()
+        meters = q.meters() if q is not None else []
+        try:
+            meter = api.meter_of(q, ref) if q is not None and ref is not None else (meters[0] if meters else None)
+        except (NotFound, api.BadParameter) as exc:
+            raise bottle.HTTPError(404, str(exc))
+        p = bottle.request.query
+        period = p.get("period") if p.get("period") in api.PERIODS else "day"
+        try:
+            when = energy.day(p.get("date") or "")
+        except ValueError:
+            when = None
+        return self.render("energy", title="pyhm · " + (meter.label if meter else "Energy"), meters=meters, meter=meter,
+                           period=period, date=when.isoformat() if when else "",
+                           price=self.config.energy.price is not None)
 
     def status_page(self) -> str:
         return self.render("status", title="pyhm · " + self.translation().gettext(N_("Status")),

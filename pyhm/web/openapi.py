@@ -57,6 +57,14 @@ OPENAPI: Dict[str, Any] = {
             _param("period", "day, week, month or year (default day)",
                    schema={"type": "string", "enum": ["day", "week", "month", "year"]}),
             _param("from", _TIME + "; default: 30 days before `to`"), _param("to", _TIME + "; default: now")]),
+        "/api/energy": _get("One meter's import and export (kWh) over a local day, week, month or year: bars per hour, "
+                            "day or month, totals, the previous period and the same period a year before, the base load "
+                            "(median over the nights of the lowest hourly import between 00:00 and 05:00, in W) and "
+                            "its yearly cost at the configured price", [
+            _METER, _param("period", "day, week, month or year (default day)",
+                           schema={"type": "string", "enum": ["day", "week", "month", "year"]}),
+            _param("date", "a day in the period, YYYY-MM-DD (default: today in the household's zone)",
+                   schema={"type": "string", "format": "date"})]),
         "/api/export": _get("A series as CSV or JSON, for download", [
             _METER, _param("obis", "OBIS code", True), _param("from", _TIME), _param("to", _TIME),
             _param("format", "csv or json", schema={"type": "string", "enum": ["csv", "json"]}),
