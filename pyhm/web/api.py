@@ -8,7 +8,7 @@ from __future__ import annotations
 import platform
 import sqlite3
 import time
-from datetime import tzinfo
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
@@ -18,6 +18,7 @@ from pyhm.export import parse_time
 from pyhm.obis import parse_obis
 from pyhm.store import Query
 from pyhm.store.query import PERIODS, Meter, NotFound, Series
+from pyhm.store.rollup import HOUR_MS, MINUTE_MS, Agg, decimal
 
 T = TypeVar("T")
 IMPORT, EXPORT, POWER = "1-0:1.8.0*255", "1-0:2.8.0*255", "1-0:16.7.0*255"
@@ -123,12 +124,59 @@ def _energy_this(q: Query, meter: Meter, code: str, period: str, now_ms: int) ->
     return sum((v for _, v in rows), Decimal(0))
 
 
-def meter_summary(q: Query, meter: Meter, heads: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
-    """One dashboard card: power now (by sign, per phase), energy today and this month, age, head."""
+def yesterday_range(now_ms: int, tz: tzinfo) -> Tuple[int, int]:
+    """Yesterday from its local midnight to the wall time it is now: "the same time yesterday",
+    also after a 23 or 25 hour day (never simply 24 hours back)."""
+    now = localtime.local(now_ms, tz)
+    day = now.date() - timedelta(days=1)
+    return localtime.midnight_ms(day, tz), localtime.to_ms(datetime.combine(day, now.time()), tz)
+
+
+def counted(q: Query, series: Series, start_ms: int, end_ms: int) -> Optional[Decimal]:
+    """What a counter counted in [start, end) to the minute, from the written rollups (whole
+    hours from the hour rows, the ends from minute rows); None if they hold nothing there.
+    For a past range only: the rollups of the last hour may not be written yet."""
+    end_ms -= end_ms % MINUTE_MS
+    first_hour, last_hour = -(-start_ms // HOUR_MS) * HOUR_MS, end_ms - end_ms % HOUR_MS
+    parts = [("minute", start_ms, end_ms)] if first_hour >= last_hour else \
+        [("minute", start_ms, first_hour), ("hour", first_hour, last_hour), ("minute", last_hour, end_ms)]
+    total: Optional[Agg] = None
+    for level, a, b in parts:
+        for agg in q.rollups(series, level, a, b) if a < b else ():
+            total = total or Agg(0, True, agg.exp)
+            total.merge(agg)
+    return None if total is None else decimal(total.inc, total.exp)
+
+
+def _energy_yesterday(q: Query, meter: Meter, code: str, now_ms: int) -> Optional[Decimal]:
+    try:
+        s = q.find_series(meter.id, code)
+    except NotFound:
+        return None
+    return counted(q, s, *yesterday_range(now_ms, q.tz))
+
+
+def last_hour(q: Query, meter: Meter, now_ms: int) -> List[List[Any]]:
+    """The power of the last hour as minute means, [[minute start ms, W], ...], oldest first (at
+    most 60, the open minute last): the dashboard's curve. Minute rollups and the raw tail only,
+    the same cost whatever the database holds."""
+    try:
+        s = q.find_series(meter.id, POWER)
+    except NotFound:
+        return []
+    end = now_ms - now_ms % MINUTE_MS + MINUTE_MS
+    _, pts = q.chart(s, end - HOUR_MS, end, 60, level="minute")
+    return [[p.ts_ms, p.value] for p in pts]
+
+
+def meter_summary(q: Query, meter: Meter, heads: Optional[List[Dict[str, Any]]] = None,
+                  now_ms: Optional[int] = None) -> Dict[str, Any]:
+    """A meter now: power (by sign, per phase), energy today and this month, age, head."""
     latest = q.latest(meter.id)
     last = q.last_seen_ms(meter.id)
-    now = int(time.time() * 1000)
+    now = int(time.time() * 1000) if now_ms is None else now_ms
     head = next((h for h in heads or [] if h.get("server_id") == meter.server_id), None)
+    phases = [dict(_latest_value(latest, code, q.tz) or {}, phase=f"L{i}") for i, code in enumerate(PHASES, 1) if code in latest]
     return {
         "id": meter.id,
         "server_id": meter.server_id.hex(),
@@ -136,15 +184,26 @@ def meter_summary(q: Query, meter: Meter, heads: Optional[List[Dict[str, Any]]] 
         "note": meter.note,
         "label": meter.label,
         "last_seen": iso(last, q.tz),
-        "age_s": None if last is None else round(time.time() - last / 1000, 1),
+        "age_s": None if last is None else round(now / 1000 - last / 1000, 1),
         "power": _latest_value(latest, POWER, q.tz),
-        "phases": [_latest_value(latest, code, q.tz) for code in PHASES if code in latest],
+        "phases": phases,
         "today": {"import": _energy_this(q, meter, IMPORT, "day", now),
                   "export": _energy_this(q, meter, EXPORT, "day", now)},
         "month": {"import": _energy_this(q, meter, IMPORT, "month", now),
                   "export": _energy_this(q, meter, EXPORT, "month", now)},
         "head": None if head is None else {"serial": head["serial"], "state": head["state"], "present": bool(head["present"])},
     }
+
+
+def meter_card(q: Query, meter: Meter, heads: List[Dict[str, Any]], now_ms: int) -> Dict[str, Any]:
+    """One dashboard card: the meter now, its power over the last hour, and what it counted
+    yesterday up to the wall time it is now (today's comparison)."""
+    out = meter_summary(q, meter, heads, now_ms)
+    out["hour"] = last_hour(q, meter, now_ms)
+    out["yesterday"] = {"import": _energy_yesterday(q, meter, IMPORT, now_ms),
+                        "export": _energy_yesterday(q, meter, EXPORT, now_ms),
+                        "until": iso(yesterday_range(now_ms, q.tz)[1], q.tz)}
+    return out
 
 
 def acquisition(q: Query) -> Dict[str, Any]:
@@ -154,9 +213,11 @@ def acquisition(q: Query) -> Dict[str, Any]:
             "age_s": None if age is None else round(age, 1)}
 
 
-def meters(q: Query) -> Dict[str, Any]:
+def meters(q: Query, now_ms: Optional[int] = None) -> Dict[str, Any]:
+    """The dashboard: every meter's card (``now_ms``: the time it is made for, default now)."""
     heads = q.heads()
-    return {"meters": [meter_summary(q, m, heads) for m in q.meters()], "acquisition": acquisition(q)}
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    return {"meters": [meter_card(q, m, heads, now) for m in q.meters()], "acquisition": acquisition(q)}
 
 
 def meter_detail(q: Query, ref: str) -> Dict[str, Any]:
