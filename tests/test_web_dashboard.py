@@ -78,6 +78,28 @@ def test_yesterday_before_the_first_reading_is_unknown(tmp_path: Path) -> None:
     assert card["today"]["import"] == Decimal(119) and card["yesterday"]["import"] is None  # "–", not "+100 %"
 
 
+def test_today_and_this_month_with_an_hour_not_rolled_up(tmp_path: Path) -> None:
+    """The month is its days before today (hour rollups) plus today (rollups and the raw tail)."""
+    now_ms = to_ms(datetime(2026, 3, 2, 0, 40), BERLIN)
+    start = to_ms(datetime(2026, 2, 27, 0, 0), BERLIN)
+    clock = Clock(start)
+    w = writer(tmp_path / "pyhm.db", clock, rollup_seconds=3600)  # as in the service
+    for i in range((now_ms - start) // MINUTE_MS):
+        clock.ms = start + i * MINUTE_MS
+        w.add(SERVER, [reading("1-0:1.8.0*255", str(100_000 + 6 * i), 30)], clock.ms)
+        w.commit()
+    q = Query(tmp_path / "pyhm.db", tz=BERLIN)
+    try:
+        written = q.db.execute("SELECT MAX(ts_ms) FROM rollup_minute").fetchone()[0]
+        (card,) = api.meters(q, now_ms)["meters"]
+    finally:
+        q.close()
+        w.db.close()
+    assert written < now_ms - 30 * MINUTE_MS
+    assert card["today"]["import"] == Decimal(40 * 6)
+    assert card["month"]["import"] == Decimal((24 * 60 + 40) * 6)
+
+
 @pytest.mark.parametrize("rollup_seconds", [0, 3600])  # rollups written at each commit, or once an hour as in the service
 def test_the_last_hour_as_minute_means(tmp_path: Path, rollup_seconds: int) -> None:
     minute = to_ms(datetime(2026, 6, 15, 12, 0), BERLIN)

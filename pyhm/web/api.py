@@ -113,15 +113,19 @@ def _latest_value(latest: Dict[str, Dict[str, Any]], code: str, tz: tzinfo) -> O
     return {"value": value_text(entry["value"]), "unit": entry["unit"], "time": iso(entry["ts_ms"], tz)}
 
 
-def _energy_this(q: Query, meter: Meter, code: str, period: str, now_ms: int) -> Optional[Decimal]:
-    """What a counter counted in this local day or month, up to its newest reading."""
+def _energy_now(q: Query, meter: Meter, code: str, now_ms: int) -> Tuple[Optional[Decimal], Optional[Decimal]]:
+    """What a counter counted in this local day and this month, up to its newest reading. The
+    month's days before today come from the hour rollups alone, so the samples not rolled up yet
+    (up to an hour of them) are read once, for today, not twice."""
     try:
         s = q.find_series(meter.id, code)
     except NotFound:
-        return None
-    start, end = localtime.period_range(now_ms, period, q.tz)
-    rows = q.consumption(s, period, start, end)
-    return sum((v for _, v in rows), Decimal(0))
+        return None, None
+    day_start, day_end = localtime.period_range(now_ms, "day", q.tz)
+    month_start = localtime.period_range(now_ms, "month", q.tz)[0]
+    today = sum((v for _, v in q.consumption(s, "day", day_start, day_end)), Decimal(0))
+    before = sum((v for _, v in q.consumption(s, "month", month_start, day_start)), Decimal(0)) if month_start < day_start else 0
+    return today, before + today
 
 
 def yesterday_range(now_ms: int, tz: tzinfo) -> Tuple[int, int]:
@@ -176,6 +180,7 @@ def meter_summary(q: Query, meter: Meter, heads: Optional[List[Dict[str, Any]]] 
     last = q.last_seen_ms(meter.id)
     now = int(time.time() * 1000) if now_ms is None else now_ms
     head = next((h for h in heads or [] if h.get("server_id") == meter.server_id), None)
+    (imp_day, imp_month), (exp_day, exp_month) = (_energy_now(q, meter, code, now) for code in (IMPORT, EXPORT))
     phases = [dict(_latest_value(latest, code, q.tz) or {}, phase=f"L{i}") for i, code in enumerate(PHASES, 1) if code in latest]
     return {
         "id": meter.id,
@@ -187,10 +192,8 @@ def meter_summary(q: Query, meter: Meter, heads: Optional[List[Dict[str, Any]]] 
         "age_s": None if last is None else round(now / 1000 - last / 1000, 1),
         "power": _latest_value(latest, POWER, q.tz),
         "phases": phases,
-        "today": {"import": _energy_this(q, meter, IMPORT, "day", now),
-                  "export": _energy_this(q, meter, EXPORT, "day", now)},
-        "month": {"import": _energy_this(q, meter, IMPORT, "month", now),
-                  "export": _energy_this(q, meter, EXPORT, "month", now)},
+        "today": {"import": imp_day, "export": exp_day},
+        "month": {"import": imp_month, "export": exp_month},
         "head": None if head is None else {"serial": head["serial"], "state": head["state"], "present": bool(head["present"])},
     }
 
