@@ -149,7 +149,8 @@ function phaseList(ul, phases) {
 // from the grid, below it what went out, each in its colour; a missing minute is a gap.
 function sparkline(svg, hour, id, now) {
   const W = 600, H = 100, pad = 4, start = now - HOUR_MS;
-  const pts = hour.map(([ms, v]) => [ms + 30_000, Number(v)]).filter(([ms]) => ms >= start);
+  const pts = (hour ? hour.power : []).map((v, i) => [hour.from + (i + 0.5) * hour.step_ms, v])
+    .filter(([ms, v]) => v !== null && ms >= start);
   const values = pts.map(([, v]) => v);
   const lo = Math.min(0, ...values), hi = Math.max(0, ...values);
   const span = hi - lo || 1;
@@ -196,7 +197,7 @@ function dashboardCard(card, m) {
   set("power", m.power ? num(Math.abs(Number(m.power.value)), 0) : "–");
   set("direction", flowWord(way));
   phaseList(field("phases"), m.phases);
-  set("peaks", sparkline(field("spark"), m.hour || [], m.id, Date.now()));
+  set("peaks", sparkline(field("spark"), m.hour, m.id, Date.now()));
   set("today-import", num(m.today.import, 2, 1000));
   set("today-export", num(m.today.export, 2, 1000));
   const y = m.yesterday || {};
