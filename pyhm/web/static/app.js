@@ -84,21 +84,21 @@ const ageOf = (e) => (e.dataset.age === "" || e.dataset.age === undefined ? null
 
 // --- dashboard -------------------------------------------------------------------------------
 
-const HOUR_MS = 3_600_000;
-const SVG = "http://www.w3.org/2000/svg";
+const DASH_SPAN_MS = 3_600_000;
+const DASH_SVG = "http://www.w3.org/2000/svg";
 // Which way the power flows: the sign of the meter's reading (positive: from the grid).
-const flowOf = (value) => {
+const dashFlow = (value) => {
   if (value === null || value === undefined || value === "" || Number.isNaN(Number(value))) return "none";
   return Number(value) > 0 ? "in" : Number(value) < 0 ? "out" : "zero";
 };
-const flowWord = (way) => ({
+const dashFlowWord = (way) => ({
   in: t("Importing from the grid"), out: t("Exporting to the grid"),
   zero: t("Nothing from or to the grid"), none: t("No power reading"),
 })[way];
-const setFlow = (e, way) => { e.classList.remove("flow-in", "flow-out", "flow-zero", "flow-none"); e.classList.add(`flow-${way}`); };
+const dashSetFlow = (e, way) => { e.classList.remove("flow-in", "flow-out", "flow-zero", "flow-none"); e.classList.add(`flow-${way}`); };
 
 // How long ago the newest telegram came, in the largest unit that fits.
-function ago(s) {
+function dashAgo(s) {
   if (s === null || s === undefined) return "";
   const n = Math.max(0, s);
   if (n < 2) return t("just now");
@@ -109,7 +109,7 @@ function ago(s) {
 }
 
 // Today's energy against yesterday up to the same wall time (the server's `yesterday`).
-function comparison(el, today, yesterday, until) {
+function dashComparison(el, today, yesterday, until) {
   if (today === null || today === undefined || yesterday === null || yesterday === undefined) {
     el.textContent = t("nothing to compare from yesterday");
     el.removeAttribute("title");
@@ -125,12 +125,12 @@ function comparison(el, today, yesterday, until) {
 }
 
 // The phases, each as a magnitude with its direction (a phase can feed in while another draws).
-function phaseList(ul, phases) {
+function dashPhases(ul, phases) {
   ul.replaceChildren(...phases.map((p) => {
     const li = document.createElement("li");
-    const way = flowOf(p.value);
-    setFlow(li, way);
-    li.title = flowWord(way);
+    const way = dashFlow(p.value);
+    dashSetFlow(li, way);
+    li.title = dashFlowWord(way);
     const label = document.createElement("span");
     label.className = "phase";
     label.textContent = p.phase;
@@ -147,14 +147,14 @@ function phaseList(ul, phases) {
 
 // The last hour's curve (minute means) as an SVG drawn here: above the zero line what came
 // from the grid, below it what went out, each in its colour; a missing minute is a gap.
-function sparkline(svg, hour, id, now) {
-  const W = 600, H = 100, pad = 4, start = now - HOUR_MS;
+function dashSparkline(svg, hour, id, now) {
+  const W = 600, H = 100, pad = 4, start = now - DASH_SPAN_MS;
   const pts = (hour ? hour.power : []).map((v, i) => [hour.from + (i + 0.5) * hour.step_ms, v])
     .filter(([ms, v]) => v !== null && ms >= start);
   const values = pts.map(([, v]) => v);
   const lo = Math.min(0, ...values), hi = Math.max(0, ...values);
   const span = hi - lo || 1;
-  const x = (ms) => ((ms - start) / HOUR_MS) * W;
+  const x = (ms) => ((ms - start) / DASH_SPAN_MS) * W;
   const y = (v) => pad + ((hi - v) / span) * (H - 2 * pad);
   const zero = y(0);
   const runs = [];
@@ -167,7 +167,7 @@ function sparkline(svg, hour, id, now) {
     + r.map(([ms, v]) => `L${x(ms).toFixed(1)},${y(v).toFixed(1)}`).join("")
     + `L${x(r[r.length - 1][0]).toFixed(1)},${zero.toFixed(1)}Z`).join("");
   const el = (name, attrs) => {
-    const e = document.createElementNS(SVG, name);
+    const e = document.createElementNS(DASH_SVG, name);
     for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
     return e;
   };
@@ -192,21 +192,21 @@ function sparkline(svg, hour, id, now) {
 function dashboardCard(card, m) {
   const field = (name) => card.querySelector(`[data-field="${name}"]`);
   const set = (name, text) => { const e = field(name); if (e) e.textContent = text; };
-  const way = flowOf(m.power && m.power.value);
-  setFlow(card, way);
+  const way = dashFlow(m.power && m.power.value);
+  dashSetFlow(card, way);
   set("power", m.power ? num(Math.abs(Number(m.power.value)), 0) : "–");
-  set("direction", flowWord(way));
-  phaseList(field("phases"), m.phases);
-  set("peaks", sparkline(field("spark"), m.hour, m.id, Date.now()));
+  set("direction", dashFlowWord(way));
+  dashPhases(field("phases"), m.phases);
+  set("peaks", dashSparkline(field("spark"), m.hour, m.id, Date.now()));
   set("today-import", num(m.today.import, 2, 1000));
   set("today-export", num(m.today.export, 2, 1000));
   const y = m.yesterday || {};
-  comparison(field("delta-import"), m.today.import, y.import, y.until);
-  comparison(field("delta-export"), m.today.export, y.export, y.until);
+  dashComparison(field("delta-import"), m.today.import, y.import, y.until);
+  dashComparison(field("delta-export"), m.today.export, y.export, y.until);
   set("month-import", num(m.month.import, 1, 1000));
   set("month-export", num(m.month.export, 1, 1000));
   set("age", m.last_seen ? recent(Date.parse(m.last_seen)) : t("never"));
-  set("ago", ago(m.age_s));
+  set("ago", dashAgo(m.age_s));
   set("head", m.head ? `${m.head.serial} (${m.head.state})` : "");
   field("head").parentElement.hidden = !m.head;
   markStale(card, m.last_seen, m.age_s);
