@@ -35,6 +35,12 @@ def test_meters(server: Server) -> None:
     assert house["today"]["import"] is not None and house["month"]["import"] >= house["today"]["import"] >= 0
     assert house["last_seen"].endswith(time.strftime("%z")[:3] + ":" + time.strftime("%z")[3:]) or "+" in house["last_seen"]
     assert data["acquisition"]["running"] is False  # no acquisition service writes this database now
+    # The card's curve: minute means of the last hour (telegrams each second), oldest first.
+    hour = house["hour"]
+    assert hour["step_ms"] == 60_000 and hour["from"] % 60_000 == 0 and NOW - 3_700_000 < hour["from"] <= time.time() * 1000 - 3_540_000
+    assert len(hour["power"]) == 60 and sum(isinstance(v, int) for v in hour["power"]) >= 55
+    assert [p["phase"] for p in house["phases"]] == ["L1", "L2", "L3"]
+    assert house["yesterday"]["import"] >= 0 and house["yesterday"]["until"][:10] < house["last_seen"][:10]
 
 
 def test_meter_detail_by_id_name_and_server_id(server: Server) -> None:

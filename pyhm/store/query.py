@@ -253,12 +253,14 @@ class Query:
                 return level
         return candidates[-1]
 
-    def chart(self, series: Series, from_ms: int, to_ms: int, points: int = 1000) -> Tuple[str, List[Point]]:
-        """At most ``points`` points of a series over [from, to), and the resolution used."""
+    def chart(self, series: Series, from_ms: int, to_ms: int, points: int = 1000,
+              level: Optional[str] = None) -> Tuple[str, List[Point]]:
+        """At most ``points`` points of a series over [from, to), and the resolution used
+        (``level``: this one, not the one `choose_level` finds)."""
         if series.kind == "text":
             raise NotFound(f"{series.obis} holds text, not numbers")
         points = max(1, points)
-        level = self.choose_level(series, from_ms, to_ms, points)
+        level = level or self.choose_level(series, from_ms, to_ms, points)
         step = LEVEL_MS.get(level, 1000)
         width = step * -(-(to_ms - from_ms) // (points * step))
         counter = series.kind == "counter"

@@ -9,7 +9,7 @@ import platform
 import re
 import sqlite3
 import time
-from datetime import tzinfo
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
@@ -20,6 +20,7 @@ from pyhm.obis import parse_obis
 from pyhm.store import Query
 from pyhm.store.query import PERIODS, Meter, NotFound, Series
 from pyhm.web.i18n import N_
+from pyhm.store.rollup import HOUR_MS, MINUTE_MS, Agg, decimal
 
 T = TypeVar("T")
 IMPORT, EXPORT, POWER = "1-0:1.8.0*255", "1-0:2.8.0*255", "1-0:16.7.0*255"
@@ -129,23 +130,77 @@ def _latest_value(latest: Dict[str, Dict[str, Any]], code: str, tz: tzinfo) -> O
     return {"value": value_text(entry["value"]), "unit": entry["unit"], "time": iso(entry["ts_ms"], tz)}
 
 
-def _energy_this(q: Query, meter: Meter, code: str, period: str, now_ms: int) -> Optional[Decimal]:
-    """What a counter counted in this local day or month, up to its newest reading."""
+def _energy_now(q: Query, meter: Meter, code: str, now_ms: int) -> Tuple[Optional[Decimal], Optional[Decimal]]:
+    """What a counter counted in this local day and this month, up to its newest reading. The
+    month's days before today come from the hour rollups alone, so the samples not rolled up yet
+    (up to an hour of them) are read once, for today, not twice."""
+    try:
+        s = q.find_series(meter.id, code)
+    except NotFound:
+        return None, None
+    day_start, day_end = localtime.period_range(now_ms, "day", q.tz)
+    month_start = localtime.period_range(now_ms, "month", q.tz)[0]
+    today = sum((v for _, v in q.consumption(s, "day", day_start, day_end)), Decimal(0))
+    before = sum((v for _, v in q.consumption(s, "month", month_start, day_start)), Decimal(0)) if month_start < day_start else 0
+    return today, before + today
+
+
+def yesterday_range(now_ms: int, tz: tzinfo) -> Tuple[int, int]:
+    """Yesterday from its local midnight to the wall time it is now: "the same time yesterday",
+    also after a 23 or 25 hour day (never simply 24 hours back)."""
+    now = localtime.local(now_ms, tz)
+    day = now.date() - timedelta(days=1)
+    return localtime.midnight_ms(day, tz), localtime.to_ms(datetime.combine(day, now.time()), tz)
+
+
+def counted(q: Query, series: Series, start_ms: int, end_ms: int) -> Optional[Decimal]:
+    """What a counter counted in [start, end) to the minute, from the written rollups (whole
+    hours from the hour rows, the ends from minute rows); None if they hold nothing there.
+    For a past range only: the rollups of the last hour may not be written yet."""
+    end_ms -= end_ms % MINUTE_MS
+    first_hour, last_hour = -(-start_ms // HOUR_MS) * HOUR_MS, end_ms - end_ms % HOUR_MS
+    parts = [("minute", start_ms, end_ms)] if first_hour >= last_hour else \
+        [("minute", start_ms, first_hour), ("hour", first_hour, last_hour), ("minute", last_hour, end_ms)]
+    total: Optional[Agg] = None
+    for level, a, b in parts:
+        for agg in q.rollups(series, level, a, b) if a < b else ():
+            total = total or Agg(0, True, agg.exp)
+            total.merge(agg)
+    return None if total is None else decimal(total.inc, total.exp)
+
+
+def _energy_yesterday(q: Query, meter: Meter, code: str, now_ms: int) -> Optional[Decimal]:
     try:
         s = q.find_series(meter.id, code)
     except NotFound:
         return None
-    start, end = localtime.period_range(now_ms, period, q.tz)
-    rows = q.consumption(s, period, start, end)
-    return sum((v for _, v in rows), Decimal(0))
+    return counted(q, s, *yesterday_range(now_ms, q.tz))
 
 
-def meter_summary(q: Query, meter: Meter, heads: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
-    """One dashboard card: power now (by sign, per phase), energy today and this month, age, head."""
+def last_hour(q: Query, meter: Meter, now_ms: int) -> Dict[str, Any]:
+    """The power of the last hour for the dashboard's curve: a mean per minute in whole watts
+    (None: no telegram that minute), the open minute last. Minute rollups and the raw tail only,
+    the same cost whatever the database holds; 60 small integers, cheap to send every second."""
+    end = now_ms - now_ms % MINUTE_MS + MINUTE_MS
+    out: Dict[str, Any] = {"from": end - HOUR_MS, "step_ms": MINUTE_MS, "power": [None] * (HOUR_MS // MINUTE_MS)}
+    try:
+        s = q.find_series(meter.id, POWER)
+    except NotFound:
+        return out
+    for p in q.chart(s, end - HOUR_MS, end, 60, level="minute")[1]:
+        out["power"][(p.ts_ms - out["from"]) // MINUTE_MS] = int(p.value.to_integral_value())
+    return out
+
+
+def meter_summary(q: Query, meter: Meter, heads: Optional[List[Dict[str, Any]]] = None,
+                  now_ms: Optional[int] = None) -> Dict[str, Any]:
+    """A meter now: power (by sign, per phase), energy today and this month, age, head."""
     latest = q.latest(meter.id)
     last = q.last_seen_ms(meter.id)
-    now = int(time.time() * 1000)
+    now = int(time.time() * 1000) if now_ms is None else now_ms
     head = next((h for h in heads or [] if h.get("server_id") == meter.server_id), None)
+    (imp_day, imp_month), (exp_day, exp_month) = (_energy_now(q, meter, code, now) for code in (IMPORT, EXPORT))
+    phases = [dict(_latest_value(latest, code, q.tz) or {}, phase=f"L{i}") for i, code in enumerate(PHASES, 1) if code in latest]
     return {
         "id": meter.id,
         "server_id": meter.server_id.hex(),
@@ -153,15 +208,24 @@ def meter_summary(q: Query, meter: Meter, heads: Optional[List[Dict[str, Any]]] 
         "note": meter.note,
         "label": meter.label,
         "last_seen": iso(last, q.tz),
-        "age_s": None if last is None else round(time.time() - last / 1000, 1),
+        "age_s": None if last is None else round(now / 1000 - last / 1000, 1),
         "power": _latest_value(latest, POWER, q.tz),
-        "phases": [_latest_value(latest, code, q.tz) for code in PHASES if code in latest],
-        "today": {"import": _energy_this(q, meter, IMPORT, "day", now),
-                  "export": _energy_this(q, meter, EXPORT, "day", now)},
-        "month": {"import": _energy_this(q, meter, IMPORT, "month", now),
-                  "export": _energy_this(q, meter, EXPORT, "month", now)},
+        "phases": phases,
+        "today": {"import": imp_day, "export": exp_day},
+        "month": {"import": imp_month, "export": exp_month},
         "head": None if head is None else {"serial": head["serial"], "state": head["state"], "present": bool(head["present"])},
     }
+
+
+def meter_card(q: Query, meter: Meter, heads: List[Dict[str, Any]], now_ms: int) -> Dict[str, Any]:
+    """One dashboard card: the meter now, its power over the last hour, and what it counted
+    yesterday up to the wall time it is now (today's comparison)."""
+    out = meter_summary(q, meter, heads, now_ms)
+    out["hour"] = last_hour(q, meter, now_ms)
+    out["yesterday"] = {"import": _energy_yesterday(q, meter, IMPORT, now_ms),
+                        "export": _energy_yesterday(q, meter, EXPORT, now_ms),
+                        "until": iso(yesterday_range(now_ms, q.tz)[1], q.tz)}
+    return out
 
 
 def acquisition(q: Query) -> Dict[str, Any]:
@@ -171,9 +235,11 @@ def acquisition(q: Query) -> Dict[str, Any]:
             "age_s": None if age is None else round(age, 1)}
 
 
-def meters(q: Query) -> Dict[str, Any]:
+def meters(q: Query, now_ms: Optional[int] = None) -> Dict[str, Any]:
+    """The dashboard: every meter's card (``now_ms``: the time it is made for, default now)."""
     heads = q.heads()
-    return {"meters": [meter_summary(q, m, heads) for m in q.meters()], "acquisition": acquisition(q)}
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    return {"meters": [meter_card(q, m, heads, now) for m in q.meters()], "acquisition": acquisition(q)}
 
 
 def meter_detail(q: Query, ref: str) -> Dict[str, Any]:

@@ -43,7 +43,9 @@ OPENAPI: Dict[str, Any] = {
     },
     "security": [{"basic": []}, {"session": []}],
     "paths": {
-        "/api/meters": _get("Every meter: power now, energy today and this month, last telegram, head", []),
+        "/api/meters": _get("Every meter: power now (per phase), the last hour's power as minute means (`hour`: "
+                            "`from` ms, `step_ms`, `power`: 60 whole watts or null), energy today, `yesterday` up to the same local wall time, this month, "
+                            "last telegram, head", []),
         "/api/meters/{ref}": {"get": {**_get("One meter with all its series and their latest values", [])["get"],
                                       "parameters": [{"name": "ref", "in": "path", "required": True,
                                                       "description": "meter id, name or server id (hex)",

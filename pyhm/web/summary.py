@@ -2,8 +2,9 @@
 
 Every open dashboard asks for it every few seconds; the answer changes only when the acquisition
 commits. One summary per process is kept with the data version it was made from
-(`Query.data_version`) and the local date (today's and this month's sums start at local midnight);
-a request at the same version gets it with its ages moved on and the acquisition's state read anew.
+(`Query.data_version`) and the minute (the last hour's curve, "yesterday up to now" and today's
+sums move on with the clock even when no data comes); a request at the same version gets it with
+its ages moved on and the acquisition's state read anew.
 Requests that arrive while it is being made wait for it instead of making it too.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import date
 from typing import Any, Dict, Hashable, Optional
 
 from pyhm.store import Query
@@ -28,7 +28,7 @@ class Summary:
         self._made = 0.0
 
     def get(self, q: Query) -> Dict[str, Any]:
-        key = (q.data_version(), date.today())
+        key = (q.data_version(), int(time.time() // 60))
         with self._lock:
             if key != self._key:
                 self._value, self._made, self._key = api.meters(q), time.monotonic(), key

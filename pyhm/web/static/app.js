@@ -84,6 +84,134 @@ const ageOf = (e) => (e.dataset.age === "" || e.dataset.age === undefined ? null
 
 // --- dashboard -------------------------------------------------------------------------------
 
+const DASH_SPAN_MS = 3_600_000;
+const DASH_SVG = "http://www.w3.org/2000/svg";
+// Which way the power flows: the sign of the meter's reading (positive: from the grid).
+const dashFlow = (value) => {
+  if (value === null || value === undefined || value === "" || Number.isNaN(Number(value))) return "none";
+  return Number(value) > 0 ? "in" : Number(value) < 0 ? "out" : "zero";
+};
+const dashFlowWord = (way) => ({
+  in: t("Importing from the grid"), out: t("Exporting to the grid"),
+  zero: t("Nothing from or to the grid"), none: t("No power reading"),
+})[way];
+const dashSetFlow = (e, way) => { e.classList.remove("flow-in", "flow-out", "flow-zero", "flow-none"); e.classList.add(`flow-${way}`); };
+
+// How long ago the newest telegram came, in the largest unit that fits.
+function dashAgo(s) {
+  if (s === null || s === undefined) return "";
+  const n = Math.max(0, s);
+  if (n < 2) return t("just now");
+  if (n < 90) return t("{n} s ago", { n: num(Math.round(n), 0) });
+  if (n < 5400) return t("{n} min ago", { n: num(Math.round(n / 60), 0) });
+  if (n < 172_800) return t("{n} h ago", { n: num(Math.round(n / 3600), 0) });
+  return tn("{n} day ago", "{n} days ago", Math.round(n / 86400));
+}
+
+// Today's energy against yesterday up to the same wall time (the server's `yesterday`).
+function dashComparison(el, today, yesterday, until) {
+  if (today === null || today === undefined || yesterday === null || yesterday === undefined) {
+    el.textContent = t("nothing to compare from yesterday");
+    el.removeAttribute("title");
+    return;
+  }
+  const d = (Number(today) - Number(yesterday)) / 1000;
+  const kwh = num(Math.abs(d), 2);
+  el.textContent = kwh === num(0, 2) ? t("as much as at this time yesterday")
+    : d > 0 ? "▲ " + t("{kwh} kWh more than at this time yesterday", { kwh })
+      : "▼ " + t("{kwh} kWh less than at this time yesterday", { kwh });
+  const time = until ? F.time.format(Date.parse(until)) : "";
+  el.title = t("Yesterday until {time}: {kwh} kWh", { time, kwh: num(yesterday, 2, 1000) });
+}
+
+// The phases, each as a magnitude with its direction (a phase can feed in while another draws).
+function dashPhases(ul, phases) {
+  ul.replaceChildren(...phases.map((p) => {
+    const li = document.createElement("li");
+    const way = dashFlow(p.value);
+    dashSetFlow(li, way);
+    li.title = dashFlowWord(way);
+    const label = document.createElement("span");
+    label.className = "phase";
+    label.textContent = p.phase;
+    const mark = document.createElement("span");
+    mark.className = "mark";
+    mark.setAttribute("aria-hidden", "true");
+    mark.textContent = { in: "↓", out: "↑" }[way] || "";
+    const value = document.createElement("span");
+    value.textContent = num(Math.abs(Number(p.value)), 0);
+    li.append(label, " ", mark, value, " W");
+    return li;
+  }));
+}
+
+// The last hour's curve (minute means) as an SVG drawn here: above the zero line what came
+// from the grid, below it what went out, each in its colour; a missing minute is a gap.
+function dashSparkline(svg, hour, id, now) {
+  const W = 600, H = 100, pad = 4, start = now - DASH_SPAN_MS;
+  const pts = (hour ? hour.power : []).map((v, i) => [hour.from + (i + 0.5) * hour.step_ms, v])
+    .filter(([ms, v]) => v !== null && ms >= start);
+  const values = pts.map(([, v]) => v);
+  const lo = Math.min(0, ...values), hi = Math.max(0, ...values);
+  const span = hi - lo || 1;
+  const x = (ms) => ((ms - start) / DASH_SPAN_MS) * W;
+  const y = (v) => pad + ((hi - v) / span) * (H - 2 * pad);
+  const zero = y(0);
+  const runs = [];
+  for (const p of pts) {
+    const run = runs[runs.length - 1];
+    if (run && p[0] - run[run.length - 1][0] <= 150_000) run.push(p); else runs.push([p]);
+  }
+  const line = runs.map((r) => r.map(([ms, v], i) => `${i ? "L" : "M"}${x(ms).toFixed(1)},${y(v).toFixed(1)}`).join("")).join("");
+  const area = runs.map((r) => `M${x(r[0][0]).toFixed(1)},${zero.toFixed(1)}`
+    + r.map(([ms, v]) => `L${x(ms).toFixed(1)},${y(v).toFixed(1)}`).join("")
+    + `L${x(r[r.length - 1][0]).toFixed(1)},${zero.toFixed(1)}Z`).join("");
+  const el = (name, attrs) => {
+    const e = document.createElementNS(DASH_SVG, name);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    return e;
+  };
+  const clip = (way, y0, h) => {
+    const c = el("clipPath", { id: `spark-${id}-${way}` });
+    c.append(el("rect", { x: 0, y: y0, width: W, height: Math.max(0, h) }));
+    return c;
+  };
+  const parts = [el("defs", {}), el("line", { class: "zero", x1: 0, x2: W, y1: zero, y2: zero })];
+  parts[0].append(clip("in", 0, zero), clip("out", zero, H - zero));
+  for (const way of ["in", "out"]) {
+    parts.push(el("path", { class: `area ${way}`, d: area, "clip-path": `url(#spark-${id}-${way})` }));
+    parts.push(el("path", { class: `line ${way}`, d: line, "clip-path": `url(#spark-${id}-${way})` }));
+  }
+  svg.replaceChildren(...parts);
+  svg.dataset.points = String(pts.length);
+  const peak = (way) => (way === "in" ? Math.max(0, ...values) : -Math.min(0, ...values));
+  return [peak("in") > 0 ? t("peak import {w} W", { w: num(peak("in"), 0) }) : "",
+          peak("out") > 0 ? t("peak export {w} W", { w: num(peak("out"), 0) }) : ""].filter(Boolean).join(" · ");
+}
+
+function dashboardCard(card, m) {
+  const field = (name) => card.querySelector(`[data-field="${name}"]`);
+  const set = (name, text) => { const e = field(name); if (e) e.textContent = text; };
+  const way = dashFlow(m.power && m.power.value);
+  dashSetFlow(card, way);
+  set("power", m.power ? num(Math.abs(Number(m.power.value)), 0) : "–");
+  set("direction", dashFlowWord(way));
+  dashPhases(field("phases"), m.phases);
+  set("peaks", dashSparkline(field("spark"), m.hour, m.id, Date.now()));
+  set("today-import", num(m.today.import, 2, 1000));
+  set("today-export", num(m.today.export, 2, 1000));
+  const y = m.yesterday || {};
+  dashComparison(field("delta-import"), m.today.import, y.import, y.until);
+  dashComparison(field("delta-export"), m.today.export, y.export, y.until);
+  set("month-import", num(m.month.import, 1, 1000));
+  set("month-export", num(m.month.export, 1, 1000));
+  set("age", m.last_seen ? recent(Date.parse(m.last_seen)) : t("never"));
+  set("ago", dashAgo(m.age_s));
+  set("head", m.head ? `${m.head.serial} (${m.head.state})` : "");
+  field("head").parentElement.hidden = !m.head;
+  markStale(card, m.last_seen, m.age_s);
+}
+
 function dashboard(root) {
   root.querySelectorAll("[data-meter]").forEach((card) => markStale(card, card.dataset.last, ageOf(card)));
   const every = Number(root.dataset.refresh || 5) * 1000;
@@ -95,20 +223,11 @@ function dashboard(root) {
       if (data.meters.some((m) => !known.has(String(m.id)))) { location.reload(); return; }
       for (const m of data.meters) {
         const card = document.querySelector(`[data-meter="${m.id}"]`);
-        const set = (field, text) => { const e = card.querySelector(`[data-field="${field}"]`); if (e) e.textContent = text; };
-        set("power", num(m.power && m.power.value, 0));
-        set("direction", m.power ? (m.power.value < 0 ? "export" : "import") : "");
-        set("phases", m.phases.map((p) => num(p.value, 0) + " W").join(" · "));
-        set("today-import", num(m.today.import, 2, 1000));
-        set("today-export", num(m.today.export, 2, 1000));
-        set("month-import", num(m.month.import, 1, 1000));
-        set("month-export", num(m.month.export, 1, 1000));
-        set("age", m.last_seen ? recent(Date.parse(m.last_seen)) : "never");
-        set("head", m.head ? `${m.head.serial} (${m.head.state})` : "–");
-        markStale(card, m.last_seen, m.age_s);
+        if (card) dashboardCard(card, m);
       }
     } catch (e) { console.warn("refresh failed:", e.message); }
   };
+  tick();
   setInterval(tick, every);
 }
 
