@@ -15,13 +15,14 @@ import secrets
 import threading
 import time
 from datetime import timedelta, tzinfo
+from decimal import Decimal
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional
 
 from pyhm import logs
 from pyhm.acquire.service import Service
 from pyhm.acquire.simulate import Simulator
-from pyhm.config import AcquisitionConfig, Config, DatabaseConfig, MeterConfig, WebConfig
+from pyhm.config import AcquisitionConfig, Config, DatabaseConfig, EnergyConfig, MeterConfig, WebConfig
 from pyhm.household import HeatPump, Household
 from pyhm.localtime import local, midnight_ms, zone
 from pyhm.obis import obis_str
@@ -56,11 +57,16 @@ RECENT_MS, RECENT_STEP_MS = 900_000, 1_000
 DAY_MS, DAY_STEP_MS = 86_400_000, 60_000
 OLD_STEP_MS = 900_000
 
+# Typical German household prices (2026), so the Energy page shows what energy and base load cost.
+DEMO_PRICES = EnergyConfig(price=Decimal("0.32"), feed_in=Decimal("0.08"))
+
+
 def demo_config(directory: Path, port: int) -> Config:
     return Config(
         database=DatabaseConfig(path=directory / "pyhm.db"),
         acquisition=AcquisitionConfig(devices=(str(directory / "heads" / "hm_*"),), discovery="glob"),
         meters=METERS,
+        energy=DEMO_PRICES,
         web=WebConfig(listen="127.0.0.1", port=port, certificate=directory / "tls" / "cert.pem",
                       key=directory / "tls" / "key.pem", credentials=directory / "web-credentials.json"),
         source="pyhm demo",

@@ -24,17 +24,21 @@ def test_demo_runs_the_whole_appliance(tmp_path: Path) -> None:
     url, password = m.group(1), m.group(3)
     ctx = ssl.create_default_context(cafile=str(tmp_path / "tls" / "cert.pem"))
 
-    def meters() -> list:
-        req = urllib.request.Request(url + "api/meters",
+    def get(path: str) -> dict:
+        req = urllib.request.Request(url + path,
                                      headers={"Authorization": "Basic " + b64encode(f"me:{password}".encode()).decode()})
-        data = json.load(urllib.request.urlopen(req, context=ctx, timeout=10))
-        return [m for m in data["meters"] if m["power"]]
+        return json.load(urllib.request.urlopen(req, context=ctx, timeout=10))
+
+    def meters() -> list:
+        return [m for m in get("api/meters")["meters"] if m["power"]]
 
     try:
         found = wait_for(lambda: len(meters()) == 2 and meters(), timeout=10, what="two meters with power")
         assert all(m["power"]["unit"] == "W" for m in found)
         health = json.load(urllib.request.urlopen(url + "healthz", context=ctx, timeout=10))
         assert health["status"] == "ok"
+        energy = get(f"api/energy?meter={found[0]['id']}&period=month")  # the Energy page shows what it costs
+        assert energy["totals"]["import"] > 0 and energy["prices"]["price"] > 0 and energy["prices"]["feed_in"] > 0
     finally:
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err

@@ -142,6 +142,17 @@ def test_the_x_axis_is_the_chosen_range(site, preset: str, days: int) -> None:  
     assert browser.errors == []
 
 
+@pytest.mark.parametrize("splits, labels", [([0, 2.5, 5, 7.5, 10], "0.0|2.5|5.0|7.5|10.0"),
+                                             ([0, 0.25, 0.5], "0.00|0.25|0.50"), ([0, 500, 1000], "0|500|1,000")])
+def test_axis_labels_keep_the_steps_decimals(site, splits: list, labels: str) -> None:  # type: ignore[no-untyped-def]
+    """A 2.5 kWh step is labelled 7.5, not 8: the labels must not round away the step."""
+    browser, base, _ = site
+    browser.goto(base + "/meter/1")
+    browser.wait_for("document.readyState === 'complete'")
+    out = browser.evaluate(f"numberValues({{root: document.createElement('div')}}, {splits}, 1).join('|')")
+    assert out == labels
+
+
 @pytest.mark.parametrize("seconds, resolution", [(3600, "raw"), (86400, "raw"), (604800, "minute"), (2592000, "hour")])
 def test_export_links_pick_a_resolution_for_the_range(site, seconds: int, resolution: str) -> None:  # type: ignore[no-untyped-def]
     browser, base, _ = site

@@ -82,6 +82,12 @@ function markStale(box, lastIso, ageS) {
 
 const ageOf = (e) => (e.dataset.age === "" || e.dataset.age === undefined ? null : Number(e.dataset.age));
 
+// The acquisition's head states (pyhm.web.api.HEAD_STATES) in the page's language.
+const HEAD_STATES = {
+  starting: t("starting"), reading: t("reading"), retrying: t("retrying"), stalled: t("stalled"),
+  stopped: t("stopped"), failed: t("failed"), gone: t("gone"),
+};
+
 // --- dashboard -------------------------------------------------------------------------------
 
 const DASH_SPAN_MS = 3_600_000;
@@ -207,7 +213,7 @@ function dashboardCard(card, m) {
   set("month-export", num(m.month.export, 1, 1000));
   set("age", m.last_seen ? recent(Date.parse(m.last_seen)) : t("never"));
   set("ago", dashAgo(m.age_s));
-  set("head", m.head ? `${m.head.serial} (${m.head.state})` : "");
+  set("head", m.head ? `${m.head.serial} (${HEAD_STATES[m.head.state] || m.head.state})` : "");
   field("head").parentElement.hidden = !m.head;
   markStale(card, m.last_seen, m.age_s);
 }
@@ -332,10 +338,15 @@ function timeValues(u, splits, axisIdx, space, incr) {
   u.root.dataset.xticks = labels.join("|");
   return labels;
 }
-const numberValues = (u, splits) => {
+// As many decimals as the axis step has (a step of 2.5 labels 7.5, not 8), at most three.
+const stepDigits = (splits) => {
   const step = splits.length > 1 ? Math.abs(splits[1] - splits[0]) : 1;
-  const digits = step > 0 && step < 1 ? Math.min(6, Math.ceil(-Math.log10(step))) : 0;
-  return splits.map((v) => num(v, digits));
+  return Math.min(3, (String(Number(step.toFixed(6))).split(".")[1] || "").length);
+};
+const numberValues = (u, splits, axisIdx) => {
+  const out = splits.map((v) => num(v, stepDigits(splits)));
+  u.root.dataset[`yticks${axisIdx}`] = out.join("|");  // the labels drawn last, for tests
+  return out;
 };
 const axisStyle = () => ({ stroke: css("--muted"), grid: { stroke: css("--grid"), width: 1 }, ticks: { stroke: css("--grid") } });
 

@@ -188,11 +188,7 @@
               return out;
             } },
           { stroke, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, label: "kWh", size: 60,
-            values: (u, splits) => {
-              const step = splits.length > 1 ? Math.abs(splits[1] - splits[0]) : 1;
-              const places = Math.min(3, (String(Number(step.toFixed(6))).split(".")[1] || "").length);
-              return splits.map((v) => num(Math.abs(v), places));
-            } },
+            values: (u, splits) => splits.map((v) => num(Math.abs(v), stepDigits(splits))) },
         ],
         scales: { x: { time: false, range: () => [from / 1000, to / 1000] },
                   y: { range: () => { const top = max * 1.1; const bottom = exp.some((v) => v) ? -top : 0; return [bottom, top]; } } },

@@ -50,7 +50,7 @@
       </div>
       % month = '<span data-field="month-{0}" data-num="{1}" data-digits="1" data-scale="1000"></span>'
       <p class="month">{{!_("This month: {imported} kWh import · {exported} kWh export").format(imported=month.format("import", kwh(m['month']['import'])), exported=month.format("export", kwh(m['month']['export'])))}}</p>
-      <p class="head-line"{{'' if m['head'] else ' hidden'}}>{{_("Read head")}} <span data-field="head">{{m['head']['serial'] + ' (' + m['head']['state'] + ')' if m['head'] else ''}}</span></p>
+      <p class="head-line"{{'' if m['head'] else ' hidden'}}>{{_("Read head")}} <span data-field="head">{{m['head']['serial'] + ' (' + _(m['head']['state']) + ')' if m['head'] else ''}}</span></p>
     </article>
   % end
   </div>
