@@ -100,6 +100,13 @@ HOSTILE = {
                               b"Content-Length: 6\r\nConnection: close\r\n\r\n{\"a\":1",
     "unknown method": b"BREW / HTTP/1.1\r\nHost: pyhm\r\nConnection: close\r\n\r\n",
     "absolute URI": get(b"https://evil.example/api/meters", BASIC),
+    "Accept-Language with raw bytes": get(b"/", BASIC, b"Accept-Language: de\xff-DE;q=0.9, \xe9n"),
+    "Accept-Language with nan and inf": get(b"/meter/1", BASIC, b"Accept-Language: de;q=nan, en;q=inf, de;q=-1"),
+    "Accept-Language of 3000 tags": get(b"/status", BASIC, b"Accept-Language: " + b"x-y;q=0.1," * 3000 + b"de"),
+    "energy at the end of time": get(b"/api/energy?meter=House&period=year&date=9999-12-31", BASIC),
+    "energy in year 1": get(b"/api/energy?meter=House&period=week&date=0001-01-01", BASIC),
+    "energy with a date of junk": get(b"/api/energy?meter=House&period=day&date=2026-02-30%00", BASIC),
+    "energy page for an unknown meter": get(b"/energy/%ff%fe", BASIC),
 }
 
 

@@ -183,7 +183,7 @@ class Web:
     @staticmethod
     def language() -> i18n.Language:
         """The language of this request's pages (its Accept-Language)."""
-        return i18n.choose(bottle.request.headers.get("Accept-Language", ""))
+        return i18n.choose(bottle.request.environ.get("HTTP_ACCEPT_LANGUAGE", ""))  # raw: tags are ASCII, bytes never fail
 
     def translation(self) -> gettext.NullTranslations:
         """The catalogue of this request's language, for text Python puts on a page."""
