@@ -24,7 +24,7 @@ import pytest
 
 from pyhm.simulator import SimulatedMeter
 from acquirehelp import wait_for
-from pyhm.web import api, server as web_server
+from pyhm.web import api, server as web_server, summary
 from pyhm.web.auth import set_password
 from storehelp import Clock, feed, writer
 from webhelp import PASSWORD, Server, build_db
@@ -201,6 +201,27 @@ def test_summary_is_made_once_per_new_data(server: Server, tmp_path: Path, monke
     assert len(made) == 2
     assert newer["meters"][0]["last_seen"] != first[0]["meters"][0]["last_seen"]
     assert newer["meters"][0]["age_s"] < first[0]["meters"][0]["age_s"]
+
+
+def test_the_summary_is_encoded_once_per_tenth_of_a_second(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A busy dashboard's /api/meters costs one JSON encoding per tenth of a second, not one per request,
+    and what is sent is still the summary of that moment (its ages in tenths)."""
+    encoded = []
+    real = summary.exactjson.dumps
+
+    def counting(value: object) -> str:
+        encoded.append(1)
+        return real(value)
+
+    monkeypatch.setattr(summary.exactjson, "dumps", counting)
+    started = time.monotonic()
+    answers = [server.get_json("/api/meters")[1] for _ in range(20)]
+    tenths = (time.monotonic() - started) / 0.1
+    assert len(encoded) <= tenths + 2
+    assert all(a["meters"][0]["age_s"] >= answers[0]["meters"][0]["age_s"] for a in answers)
+    time.sleep(0.25)
+    later = server.get_json("/api/meters")[1]
+    assert later["meters"][0]["age_s"] >= answers[-1]["meters"][0]["age_s"] + Decimal("0.1")
 
 
 @pytest.mark.parametrize("data,end", [

@@ -329,7 +329,8 @@ class Service:
         reader = HeadReader(head, acq.serial_for(head.serial), self.config, self.writer_thread.deliver, acq.stall_seconds)
         self.heads.add(reader)
         reader.start()
-        log.info("head %s plugged in at %s (%s)", head.serial, head.device, head.link)
+        where = head.device if head.link in ("", head.device) else f"{head.device} ({head.link})"
+        log.info("head %s plugged in at %s", head.serial, where)
 
     def _restart_failed_readers(self) -> None:
         for reader in list(self.heads.readers.values()):

@@ -32,7 +32,7 @@ from pyhm.web import api, energy, i18n, metrics
 from pyhm.web.auth import COOKIE, Auth, Blocked, NoPassword
 from pyhm.web.i18n import N_
 from pyhm.web.openapi import OPENAPI
-from pyhm.web.summary import Summary
+from pyhm.web.summary import Encoded, Summary
 
 log = logging.getLogger("pyhm.web")
 
@@ -209,7 +209,7 @@ class Web:
     def json(self, data: Any, status: int = 200) -> str:
         bottle.response.status = status
         bottle.response.content_type = "application/json"
-        return exactjson.dumps(data)
+        return data if isinstance(data, Encoded) else exactjson.dumps(data)
 
     def error(self, status: int, message: str, parameter: Optional[str] = None) -> str:
         body: Dict[str, Any] = {"error": message}
@@ -233,7 +233,7 @@ class Web:
         app.route("/static/<name>", "GET", self.static)
         app.route("/healthz", "GET", self.healthz)
         app.route("/api/openapi.json", "GET", lambda: self.json(OPENAPI))
-        app.route("/api/meters", "GET", self.api(lambda q, p: self.summary.get(q)))
+        app.route("/api/meters", "GET", self.api(lambda q, p: self.summary.encoded(q)))
         app.route("/api/meters/<ref>", "GET", self.api(lambda q, p, ref: api.meter_detail(q, ref)))
         app.route("/api/series", "GET", self.api(self._series))
         app.route("/api/consumption", "GET", self.api(self._consumption))
