@@ -193,6 +193,8 @@ class _Ctx:
     def scalar(self, node: yaml.Node, path: str) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             raise self.error(node, path, "expected a single value")
+        if node.tag == "tag:yaml.org,2002:null":  # `key:` with nothing after it serialises to no document
+            return None
         return yaml.safe_load(yaml.serialize(node))
 
     def number(self, lo: float, hi: float, integer: bool = False) -> Callable[[yaml.Node, str], Any]:

@@ -80,6 +80,9 @@ logging: {level: DEBUG}
         ("energy:\n  feed_in: 2000\n", "cfg:2: energy.feed_in", "from 0 to 1000"),
         ("energy:\n  currency: euro\n", "cfg:2: energy.currency", "three capital letters"),
         ("energy:\n  prize: 1\n", "cfg:2: energy.prize", "unknown key"),
+        ("energy:\n  price:\n", "cfg:2: energy.price", "got nothing"),
+        ("energy: {feed_in: }\n", "cfg:1: energy.feed_in", "got nothing"),
+        ("web:\n  port:\n", "cfg:2: web.port", "got nothing"),
     ],
 )
 def test_errors_name_file_line_and_key(text: str, where: str, what: str) -> None:
