@@ -258,6 +258,7 @@ def test_prices_reach_the_api_from_the_configuration(tmp_path: Path, db: Path) -
     ("meter=House&date=0001-01-01", "date"),
     ("meter=House&date=9999-12-31", "date"),
     ("meter=House&date=2026-3-1", "date"),
+    ("meter=House&date=2026-W10-1", "date"),  # ISO week date: Python's fromisoformat takes it, the API says YYYY-MM-DD
     ("meter=" + "x" * 300, "meter"),
 ])
 def test_bad_parameters_are_400_naming_them(server: Server, query: str, parameter: str) -> None:
