@@ -308,3 +308,15 @@ def test_a_full_disk_stops_the_fill_in_with_one_clear_line(tmp_path: Path) -> No
     assert "Traceback" not in proc.stderr, proc.stderr
     assert len(re.findall(r"ERROR +pyhm.demo: .*cannot fill in 20 weeks of history .*disk full", proc.stderr)) == 1, proc.stderr
     assert "pyhm demo: open" in proc.stdout and took < 60, (took, proc.stderr)
+
+
+def test_a_clock_before_2020_still_fills_in(tmp_path: Path) -> None:
+    """A Raspberry Pi without a real-time clock may start in the past: the meters' seconds
+    index (seconds since September 2020) wraps as a meter's 32-bit one does, no OverflowError."""
+    then = datetime(2012, 1, 3, 12, tzinfo=zone("Pacific/Apia")).timestamp()  # also across the day Samoa skipped
+    meters = demo.prepare(tmp_path / "pyhm.db", zone("Pacific/Apia"), 2, clock=lambda: then)
+    assert all(m.ms == int(then) * 1000 for m in meters)
+    assert decode_frame(read_frames(meters[0].encode())[0]).server_id == meters[0].server_id
+    q = Query(tmp_path / "pyhm.db", zone("Pacific/Apia"))
+    assert [q.last_seen_ms(m.id) for m in q.meters()] == [int(then) * 1000] * 2
+    q.close()
