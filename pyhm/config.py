@@ -441,7 +441,7 @@ def _energy(ctx: _Ctx) -> Callable[[yaml.Node, str], EnergyConfig]:
         if v is None or not v.is_finite() or not 0 <= v <= MAX_PRICE:
             raise ctx.error(node, path, f"expected a price per kWh from 0 to {MAX_PRICE} (e.g. 0.32), "
                                         f"got {_shown(ctx.scalar(node, path))}")
-        return v
+        return abs(v)  # -0 is 0: no cost shown as -0.00
 
     def currency(node: yaml.Node, path: str) -> str:
         v = ctx.text(node, path)

@@ -173,6 +173,8 @@ def test_energy_prices_are_exact_decimals() -> None:
     assert str(cfg.energy.feed_in) == "0.0820" and cfg.energy.currency == "CHF"
     assert config.parse("energy:\n  price: 1\n", "cfg").energy == config.EnergyConfig(price=Decimal(1))
     assert Config().energy.price is None and Config().energy.currency == "EUR"
+    negative_zero = config.parse("energy:\n  price: -0\n  feed_in: -0.00\n", "cfg").energy
+    assert str(negative_zero.price) == "0" and str(negative_zero.feed_in) == "0.00"  # costs never read -0.00
 
 
 def test_shipped_energy_example_is_valid_and_checked(tmp_path: Path) -> None:
