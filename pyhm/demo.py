@@ -208,7 +208,13 @@ def run(directory: str, seconds: Optional[float] = None, port: int = 8443, weeks
     except OSError as exc:
         log.error("cannot serve the web UI on 127.0.0.1:%d: %s (try --port)", port, exc)
         return 1
-    meters = prepare(config.database.path, zone(config.timezone), weeks)
+    try:
+        meters = prepare(config.database.path, zone(config.timezone), weeks)
+    except BaseException as exc:
+        server.stop()  # its worker threads (started by prepare) would keep the process alive
+        if isinstance(exc, KeyboardInterrupt):
+            log.warning("stopped while filling in the history: the next start fills in the rest")
+        raise
     web = threading.Thread(target=server.serve, name="web", daemon=True)
     web.start()
     sim = Simulator(base / "heads", meters=meters).start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -235,8 +236,24 @@ def test_the_live_meters_go_on_from_the_history_without_a_gap_or_a_jump(tmp_path
 
 
 def demo_process(directory: Path, *args: str) -> "subprocess.Popen[str]":
+    """``pyhm demo`` as from a terminal (Ctrl-C is SIGINT, whatever the test runner ignores)."""
     return subprocess.Popen([sys.executable, "-m", "pyhm", "demo", "--dir", str(directory), "--port", "0", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def wait_for_telegrams(db: Path, n: int) -> None:
+    """Until the back-fill has committed ``n`` telegrams (a minute at most)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if db.exists():
+            try:
+                with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+                    if con.execute("SELECT count(*) FROM telegrams").fetchone()[0] > n:
+                        return
+            except sqlite3.OperationalError:
+                pass
+        time.sleep(0.02)
 
 
 def test_a_fill_in_killed_midway_is_finished_by_the_next_start(tmp_path: Path) -> None:
@@ -245,16 +262,7 @@ def test_a_fill_in_killed_midway_is_finished_by_the_next_start(tmp_path: Path) -
     proc = demo_process(tmp_path, "--weeks", "30")
     db = tmp_path / "pyhm.db"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if db.exists():
-                try:
-                    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
-                        if con.execute("SELECT count(*) FROM telegrams").fetchone()[0] > 2000:
-                            break
-                except sqlite3.OperationalError:
-                    pass
-            time.sleep(0.02)
+        wait_for_telegrams(db, 2000)
     finally:
         proc.kill()
         proc.communicate()
@@ -320,3 +328,18 @@ def test_a_clock_before_2020_still_fills_in(tmp_path: Path) -> None:
     q = Query(tmp_path / "pyhm.db", zone("Pacific/Apia"))
     assert [q.last_seen_ms(m.id) for m in q.meters()] == [int(then) * 1000] * 2
     q.close()
+
+
+def test_ctrl_c_during_the_fill_in_stops_the_demo(tmp_path: Path) -> None:
+    """Ctrl-C while the history is filled in ends the demo at once with a line that says what
+    happens next (the web server's threads, started to check the port, used to keep it alive)."""
+    proc = demo_process(tmp_path, "--weeks", "60")
+    wait_for_telegrams(tmp_path / "pyhm.db", 2000)
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert "stopped while filling in the history: the next start fills in the rest" in err
+    assert (tmp_path / "pyhm.db.filling").exists()
