@@ -239,7 +239,7 @@ def test_a_database_still_being_made_is_no_database_yet(tmp_path: Path) -> None:
 def test_many_energy_years_at_once_leave_the_service_answering(tmp_path: Path) -> None:
     """Forty clients asking for a year of energy at once (each ~0.1 s of CPU over a year of
     history): a few are computed, the others get a quick 429 with Retry-After (never a 5xx),
-    and /healthz and / still answer within a second; the memory stays bounded."""
+    and /healthz and / still answer within 1.5 s (they waited 4-5 s); the memory stays bounded."""
     from datetime import timezone as utc_zone
     from pyhm import demo
 
@@ -280,7 +280,7 @@ def test_many_energy_years_at_once_leave_the_service_answering(tmp_path: Path) -
         assert set(statuses) <= {200, 429} and statuses.count(200) >= 4, statuses
         assert all(ra == "1" and b"busy" in body for status, ra, body in answers if status == 429)
         slowest = max(p[2] for p in probes)
-        assert slowest < 1.0 and {p[1] for p in probes if p[0] == "/"} == {200}, probes
+        assert slowest < 1.5 and {p[1] for p in probes if p[0] == "/"} == {200}, probes
         assert web.memory_kib("VmHWM") < 200_000
     finally:
         err = web.stop()
