@@ -193,6 +193,8 @@ class _Ctx:
     def scalar(self, node: yaml.Node, path: str) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             raise self.error(node, path, "expected a single value")
+        if node.tag == "tag:yaml.org,2002:null":  # `key:` with nothing after it serialises to no document
+            return None
         return yaml.safe_load(yaml.serialize(node))
 
     def number(self, lo: float, hi: float, integer: bool = False) -> Callable[[yaml.Node, str], Any]:
@@ -439,7 +441,7 @@ def _energy(ctx: _Ctx) -> Callable[[yaml.Node, str], EnergyConfig]:
         if v is None or not v.is_finite() or not 0 <= v <= MAX_PRICE:
             raise ctx.error(node, path, f"expected a price per kWh from 0 to {MAX_PRICE} (e.g. 0.32), "
                                         f"got {_shown(ctx.scalar(node, path))}")
-        return v
+        return abs(v)  # -0 is 0: no cost shown as -0.00
 
     def currency(node: yaml.Node, path: str) -> str:
         v = ctx.text(node, path)

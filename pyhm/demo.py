@@ -10,6 +10,7 @@ printed at start.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import secrets
 import threading
@@ -91,10 +92,15 @@ def history_times(start_ms: int, end_ms: int) -> Iterator[int]:
     yield end_ms
 
 
+class HistoryFailed(Exception):
+    """The store refused the history (a full disk, say); the message says why."""
+
+
 def backfill(path: Path, meters: List[ModelMeter], start_ms: int, end_ms: int) -> int:
     """Store the meters' history from ``start_ms`` up to ``end_ms`` through the store's
     writer (its rollups, thinning and layouts, as for live telegrams), on the history's own
-    clock. Returns how many telegrams it stored."""
+    clock. Returns how many telegrams it stored; HistoryFailed at the first commit the store
+    refuses (retrying on the history's clock would retry a growing buffer for every telegram)."""
     now = [start_ms]
     writer = Writer(path, clock=lambda: now[0] / 1000, commit_seconds=86_400, buffer_limit=1_000_000)
     count = 0
@@ -107,6 +113,8 @@ def backfill(path: Path, meters: List[ModelMeter], start_ms: int, end_ms: int) -
                 m.advance(t)
                 writer.add(m.server_id, m.readings(), t)
             count += len(meters)
+            if writer.failing:
+                raise HistoryFailed(writer.failing)
     finally:
         writer.close()
     return count
@@ -117,6 +125,7 @@ def prepare(path: Path, tz: tzinfo, weeks: float, clock: Callable[[], float] = t
     database already holds their data) going on from the counters stored last."""
     now_ms = int(clock()) * 1000  # whole seconds, as the history's last quarter of an hour
     meters = demo_meters(tz, now_ms)
+    filling = path.with_name(path.name + ".filling")  # there while a fill-in runs: a start after a kill finishes it
     if path.exists():
         try:
             connect(path).close()  # brings an older demo's database to the current schema
@@ -134,23 +143,47 @@ def prepare(path: Path, tz: tzinfo, weeks: float, clock: Callable[[], float] = t
             newest = max((q.last_seen_ms(row.id) or 0 for _, row in found), default=0)
         finally:
             q.close()
-        if found:
+        if found and not filling.exists():
             log.info("%s already holds the demo meters' data (up to %s): going on from there, no history filled in",
                      path, local(newest, tz).isoformat(timespec="seconds") if newest else "?")
             return meters
+        if found and newest:
+            log.warning("%s: the history's fill-in was interrupted at %s; filling in the rest up to now",
+                        path, local(newest, tz).isoformat(timespec="seconds"))
+            resumed = demo_meters(tz, newest)
+            for r, m in zip(resumed, meters):
+                r.set_counters(m.import_dwh, m.export_dwh)
+            return _fill(path, filling, resumed, newest + RECENT_STEP_MS, now_ms, tz, clock, "the rest of the history")
     if weeks <= 0:
         return meters
     first_day = local(now_ms, tz).date() - timedelta(days=round(weeks * 7))
     start_ms = midnight_ms(first_day, tz)
-    meters = demo_meters(tz, start_ms)
+    return _fill(path, filling, demo_meters(tz, start_ms), start_ms, now_ms, tz, clock,
+                 f"{weeks:g} weeks of history from {first_day}")
+
+
+def _fill(path: Path, filling: Path, meters: List[ModelMeter], start_ms: int, now_ms: int, tz: tzinfo,
+          clock: Callable[[], float], what: str) -> List[ModelMeter]:
+    """Fill in [start, now] and whatever time that took, the file ``filling`` there meanwhile;
+    the meters standing at the end. If the store refuses (a full disk), say so once and go on
+    live from the counters reached: the next start fills in the rest."""
+    filling.touch()
     began = time.monotonic()
-    count = backfill(path, meters, start_ms, now_ms)
-    # That took a moment: fill in up to now again, so that the live telegrams follow on.
-    caught_up = int(clock()) * 1000
-    if caught_up >= now_ms + RECENT_STEP_MS:
-        count += backfill(path, meters, now_ms + RECENT_STEP_MS, caught_up)
-    log.info("filled in %g weeks of history from %s: %d telegrams in %.1f s", weeks, first_day, count,
-             time.monotonic() - began)
+    try:
+        count = backfill(path, meters, start_ms, now_ms)
+        # That took a moment: fill in up to now again, so that the live telegrams follow on.
+        caught_up = int(clock()) * 1000
+        if caught_up >= now_ms + RECENT_STEP_MS:
+            count += backfill(path, meters, now_ms + RECENT_STEP_MS, caught_up)
+    except HistoryFailed as exc:
+        log.error("%s: cannot fill in %s: %s; the demo goes on live without it (a start after that "
+                  "is fixed fills in the rest)", path, what, exc)
+        live = demo_meters(tz, max(int(clock()) * 1000, max(m.ms for m in meters)))
+        for new, old in zip(live, meters):
+            new.set_counters(old.import_dwh, old.export_dwh)
+        return live
+    filling.unlink()
+    log.info("filled in %s: %d telegrams in %.1f s", what, count, time.monotonic() - began)
     return meters
 
 
@@ -158,6 +191,14 @@ def run(directory: str, seconds: Optional[float] = None, port: int = 8443, weeks
     logs.setup("info")
     base = Path(directory).resolve()
     base.mkdir(parents=True, exist_ok=True)
+    lock = (base / "demo.lock").open("a")  # held while this demo runs (closed, and so let go, when it ends)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log.error("another pyhm demo is running on %s (two would write one database and one set of heads): "
+                  "stop it, or give this one another --dir", base)
+        lock.close()
+        return 1
     config = demo_config(base, port)
     password = secrets.token_urlsafe(9)
     set_password(config.web.credentials, password)
@@ -167,7 +208,13 @@ def run(directory: str, seconds: Optional[float] = None, port: int = 8443, weeks
     except OSError as exc:
         log.error("cannot serve the web UI on 127.0.0.1:%d: %s (try --port)", port, exc)
         return 1
-    meters = prepare(config.database.path, zone(config.timezone), weeks)
+    try:
+        meters = prepare(config.database.path, zone(config.timezone), weeks)
+    except BaseException as exc:
+        server.stop()  # its worker threads (started by prepare) would keep the process alive
+        if isinstance(exc, KeyboardInterrupt):
+            log.warning("stopped while filling in the history: the next start fills in the rest")
+        raise
     web = threading.Thread(target=server.serve, name="web", daemon=True)
     web.start()
     sim = Simulator(base / "heads", meters=meters).start()
@@ -183,3 +230,4 @@ def run(directory: str, seconds: Optional[float] = None, port: int = 8443, weeks
         sim.stop()
         server.stop()
         time.sleep(0.1)
+        lock.close()

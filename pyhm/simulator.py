@@ -172,7 +172,7 @@ class ModelMeter:
 
     def encode(self) -> bytes:
         """The telegram for the meter's present state."""
-        return encode_telegram(self.server_id, self.entries(), self.seq, self.ms // 1000 - 1_600_000_000)
+        return encode_telegram(self.server_id, self.entries(), self.seq, (self.ms // 1000 - 1_600_000_000) % 2**32)
 
     def telegram(self) -> bytes:
         """The next telegram, at the host's clock (as a live meter sends it)."""

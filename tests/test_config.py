@@ -80,6 +80,9 @@ logging: {level: DEBUG}
         ("energy:\n  feed_in: 2000\n", "cfg:2: energy.feed_in", "from 0 to 1000"),
         ("energy:\n  currency: euro\n", "cfg:2: energy.currency", "three capital letters"),
         ("energy:\n  prize: 1\n", "cfg:2: energy.prize", "unknown key"),
+        ("energy:\n  price:\n", "cfg:2: energy.price", "got nothing"),
+        ("energy: {feed_in: }\n", "cfg:1: energy.feed_in", "got nothing"),
+        ("web:\n  port:\n", "cfg:2: web.port", "got nothing"),
     ],
 )
 def test_errors_name_file_line_and_key(text: str, where: str, what: str) -> None:
@@ -170,6 +173,8 @@ def test_energy_prices_are_exact_decimals() -> None:
     assert str(cfg.energy.feed_in) == "0.0820" and cfg.energy.currency == "CHF"
     assert config.parse("energy:\n  price: 1\n", "cfg").energy == config.EnergyConfig(price=Decimal(1))
     assert Config().energy.price is None and Config().energy.currency == "EUR"
+    negative_zero = config.parse("energy:\n  price: -0\n  feed_in: -0.00\n", "cfg").energy
+    assert str(negative_zero.price) == "0" and str(negative_zero.feed_in) == "0.00"  # costs never read -0.00
 
 
 def test_shipped_energy_example_is_valid_and_checked(tmp_path: Path) -> None:

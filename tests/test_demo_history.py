@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import logging
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -231,3 +233,113 @@ def test_the_live_meters_go_on_from_the_history_without_a_gap_or_a_jump(tmp_path
             now = samples(q, m.id, obis)  # an unchanged counter (export at night) is not stored again
             assert 0 <= now[max(now)] - old[max(old)] <= Decimal(5), (m.name, obis)  # a few seconds' energy
     q.close()
+
+
+def demo_process(directory: Path, *args: str) -> "subprocess.Popen[str]":
+    """``pyhm demo`` as from a terminal (Ctrl-C is SIGINT, whatever the test runner ignores)."""
+    return subprocess.Popen([sys.executable, "-m", "pyhm", "demo", "--dir", str(directory), "--port", "0", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def wait_for_telegrams(db: Path, n: int) -> None:
+    """Until the back-fill has committed ``n`` telegrams (a minute at most)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if db.exists():
+            try:
+                with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+                    if con.execute("SELECT count(*) FROM telegrams").fetchone()[0] > n:
+                        return
+            except sqlite3.OperationalError:
+                pass
+        time.sleep(0.02)
+
+
+def test_a_fill_in_killed_midway_is_finished_by_the_next_start(tmp_path: Path) -> None:
+    """SIGKILL in the middle of the back-fill, then start again: the history reaches now, with no
+    day missing, and the start says what it does (not "already holds the data" over a gap)."""
+    proc = demo_process(tmp_path, "--weeks", "30")
+    db = tmp_path / "pyhm.db"
+    try:
+        wait_for_telegrams(db, 2000)
+    finally:
+        proc.kill()
+        proc.communicate()
+    q = Query(db, zone())
+    newest = max(q.last_seen_ms(m.id) or 0 for m in q.meters())
+    q.close()
+    assert newest < time.time() * 1000 - 7 * 86_400_000, "the kill came too late to interrupt the fill-in"
+    proc = subprocess.run([sys.executable, "-m", "pyhm", "demo", "--dir", str(tmp_path), "--seconds", "3", "--port", "0",
+                           "--weeks", "30"], capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "fill-in was interrupted" in proc.stderr and "filled in the rest of the history" in proc.stderr, proc.stderr
+    assert not (tmp_path / "pyhm.db.filling").exists()
+    q = Query(db, zone())
+    for m in q.meters():
+        s = q.find_series(m.id, IMPORT)
+        days = [d for d, _ in q.consumption(s, "day", m.first_seen_ms, int(time.time() * 1000))]
+        first = local(m.first_seen_ms, q.tz).date()
+        assert days == [first + timedelta(days=n) for n in range(len(days))] and len(days) >= 30 * 7, m.name
+        assert time.time() * 1000 - (q.last_seen_ms(m.id) or 0) < 60_000  # up to now, then live
+    q.close()
+
+
+def test_a_second_demo_on_the_same_directory_says_so_and_stops(tmp_path: Path) -> None:
+    first = demo_process(tmp_path, "--weeks", "0", "--seconds", "30")
+    try:
+        assert "pyhm demo: open" in first.stdout.readline() + first.stdout.readline() + first.stdout.readline()
+        second = subprocess.run([sys.executable, "-m", "pyhm", "demo", "--dir", str(tmp_path), "--port", "0",
+                                 "--weeks", "1", "--seconds", "2"], capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1 and "another pyhm demo is running on" in second.stderr, second.stderr
+        assert "Traceback" not in second.stderr and "filled in" not in second.stderr
+    finally:
+        first.terminate()
+        _, err = first.communicate(timeout=30)
+    assert "Traceback" not in err and "cannot store" not in err, err
+
+
+def test_a_full_disk_stops_the_fill_in_with_one_clear_line(tmp_path: Path) -> None:
+    """On a small filesystem the back-fill stops at the first refused commit (it used to retry
+    its growing buffer for every telegram of the history: minutes), says so, and the demo runs."""
+    disk = tmp_path / "small"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("needs root to mount a small tmpfs")
+    try:
+        began = time.monotonic()
+        proc = subprocess.run([sys.executable, "-m", "pyhm", "demo", "--dir", str(disk / "d"), "--port", "0",
+                               "--weeks", "20", "--seconds", "2"], capture_output=True, text=True, timeout=120)
+        took = time.monotonic() - began
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert len(re.findall(r"ERROR +pyhm.demo: .*cannot fill in 20 weeks of history .*disk full", proc.stderr)) == 1, proc.stderr
+    assert "pyhm demo: open" in proc.stdout and took < 60, (took, proc.stderr)
+
+
+def test_a_clock_before_2020_still_fills_in(tmp_path: Path) -> None:
+    """A Raspberry Pi without a real-time clock may start in the past: the meters' seconds
+    index (seconds since September 2020) wraps as a meter's 32-bit one does, no OverflowError."""
+    then = datetime(2012, 1, 3, 12, tzinfo=zone("Pacific/Apia")).timestamp()  # also across the day Samoa skipped
+    meters = demo.prepare(tmp_path / "pyhm.db", zone("Pacific/Apia"), 2, clock=lambda: then)
+    assert all(m.ms == int(then) * 1000 for m in meters)
+    assert decode_frame(read_frames(meters[0].encode())[0]).server_id == meters[0].server_id
+    q = Query(tmp_path / "pyhm.db", zone("Pacific/Apia"))
+    assert [q.last_seen_ms(m.id) for m in q.meters()] == [int(then) * 1000] * 2
+    q.close()
+
+
+def test_ctrl_c_during_the_fill_in_stops_the_demo(tmp_path: Path) -> None:
+    """Ctrl-C while the history is filled in ends the demo at once with a line that says what
+    happens next (the web server's threads, started to check the port, used to keep it alive)."""
+    proc = demo_process(tmp_path, "--weeks", "60")
+    wait_for_telegrams(tmp_path / "pyhm.db", 2000)
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert "stopped while filling in the history: the next start fills in the rest" in err
+    assert (tmp_path / "pyhm.db.filling").exists()

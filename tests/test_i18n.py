@@ -31,6 +31,12 @@ UNITS = {"W", "kWh", "Wh", "V", "A", "Hz", "pyhm", "MiB", "OBIS"}
     ("", "en", "en"),
     ("de;q=abc, en", "en", "en"),
     ("<script>, de;q=0", "en", "en"),
+    # Extensions would change the page's digits or clock (Arabic-Indic digits that the typed
+    # range cannot read back, a 12-hour German clock): the page keeps language and region.
+    ("en-u-nu-arab", "en", "en"),
+    ("de-DE-u-hc-h12-nu-thai, en", "de", "de-DE"),
+    ("de-CH-x-private", "de", "de-CH"),
+    ("de-t-en", "de", "de"),
 ])
 def test_the_language_follows_accept_language(header: str, code: str, tag: str) -> None:
     assert i18n.choose(header) == (code, tag)

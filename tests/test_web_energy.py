@@ -258,6 +258,7 @@ def test_prices_reach_the_api_from_the_configuration(tmp_path: Path, db: Path) -
     ("meter=House&date=0001-01-01", "date"),
     ("meter=House&date=9999-12-31", "date"),
     ("meter=House&date=2026-3-1", "date"),
+    ("meter=House&date=2026-W10-1", "date"),  # ISO week date: Python's fromisoformat takes it, the API says YYYY-MM-DD
     ("meter=" + "x" * 300, "meter"),
 ])
 def test_bad_parameters_are_400_naming_them(server: Server, query: str, parameter: str) -> None:
@@ -289,3 +290,35 @@ def test_a_zone_half_an_hour_off_utc_still_gets_its_hours(db: Path) -> None:
         assert data["totals"]["import"] == sum(b["import"] for b in data["bars"])
     finally:
         q.close()
+
+
+def test_the_first_minutes_of_a_day_45_minutes_off_utc_stay_where_their_hour_goes(tmp_path: Path) -> None:
+    """Kathmandu (UTC+05:45), 00:07: the hour not rolled up yet began at 23:45 yesterday. Its
+    samples after midnight belong where its rollup will put them (yesterday's last bar), so
+    today's total is the sum of today's bars, and writing the rollup moves nothing."""
+    tz = ZoneInfo("Asia/Kathmandu")
+    midnight = int(datetime(2026, 6, 1, tzinfo=tz).timestamp() * 1000)
+    path = tmp_path / "pyhm.db"
+    clock = Clock(midnight - 3 * HOUR)
+    w = writer(path, clock)
+    for n, t in enumerate(range(midnight - 3 * HOUR, midnight + 7 * 60_000 + 1, 60_000)):
+        clock.ms = t
+        w.add(SERVER, [reading("1-0:1.8.0*255", str(1000 + 10 * n), 30)], t)
+        w.commit()
+    w.set_meter(SERVER, "House")
+    q = Query(path, tz)
+
+    def days() -> Tuple[Decimal, Decimal, List[Decimal]]:
+        today = energy.energy(q, "House", "day", date(2026, 6, 1), EnergyConfig(), now_ms=midnight + 7 * 60_000)
+        before = energy.energy(q, "House", "day", date(2026, 5, 31), EnergyConfig(), now_ms=midnight + 7 * 60_000)
+        return before["totals"]["import"], today["totals"]["import"], [b["import"] or 0 for b in today["bars"]]
+
+    try:
+        yesterday, today, bars = days()
+        assert today == sum(bars, Decimal(0)) and yesterday + today == Decimal("1.870")  # 187 minutes of 10 Wh
+        clock.ms = midnight + HOUR
+        w.commit(rollups=True)  # the hour that began at 23:45 is rolled up
+        assert days() == (yesterday, today, bars)
+    finally:
+        q.close()
+        w.close()

@@ -9,6 +9,7 @@ import logging
 import socket
 import sqlite3
 import ssl
+import threading
 import time
 from pathlib import Path
 from typing import Iterator, Tuple
@@ -233,3 +234,54 @@ def test_a_database_still_being_made_is_no_database_yet(tmp_path: Path) -> None:
         assert status == 503 and json.loads(body)["status"] == "no-database"
     finally:
         server.stop()
+
+
+def test_many_energy_years_at_once_leave_the_service_answering(tmp_path: Path) -> None:
+    """Forty clients asking for a year of energy at once (each ~0.1 s of CPU over a year of
+    history): a few are computed, the others get a quick 429 with Retry-After (never a 5xx),
+    and /healthz and / still answer within 1.5 s (they waited 4-5 s); the memory stays bounded."""
+    from datetime import timezone as utc_zone
+    from pyhm import demo
+
+    demo.prepare(tmp_path / "pyhm.db", utc_zone.utc, 52)
+    web = WebProcess(tmp_path, tmp_path / "pyhm.db")
+    try:
+        _, headers, _ = web.request("POST", "/login", body="password=" + PASSWORD.replace(" ", "+"))
+        cookie = {"Cookie": headers["set-cookie"].split(";")[0]}
+        year = f"/api/energy?meter=1&period=year&date={time.gmtime().tm_year}-01-01"
+        assert web.request("GET", year, headers=cookie)[0] == 200
+        answers: list = []
+        probes: list = []
+        done = threading.Event()
+
+        def client(n: int) -> None:
+            for _ in range(2):
+                status, h, body = web.request("GET", year, headers=cookie, source=f"127.0.1.{n + 1}")
+                answers.append((status, h.get("retry-after"), body))
+
+        def probe() -> None:
+            while not done.is_set():
+                for path in ("/healthz", "/"):
+                    began = time.monotonic()
+                    status = web.request("GET", path, headers=cookie, source="127.0.0.9")[0]
+                    probes.append((path, status, time.monotonic() - began))
+                time.sleep(0.05)
+
+        watcher = threading.Thread(target=probe)
+        watcher.start()
+        clients = [threading.Thread(target=client, args=(n,)) for n in range(40)]
+        for c in clients:
+            c.start()
+        for c in clients:
+            c.join()
+        done.set()
+        watcher.join()
+        statuses = [a[0] for a in answers]
+        assert set(statuses) <= {200, 429} and statuses.count(200) >= 4, statuses
+        assert all(ra == "1" and b"busy" in body for status, ra, body in answers if status == 429)
+        slowest = max(p[2] for p in probes)
+        assert slowest < 1.5 and {p[1] for p in probes if p[0] == "/"} == {200}, probes
+        assert web.memory_kib("VmHWM") < 200_000
+    finally:
+        err = web.stop()
+    assert "Traceback" not in err, err

@@ -248,3 +248,37 @@ def test_a_typed_range_on_the_dst_day_is_exactly_that_range(berlin) -> None:  # 
     browser.wait_for("document.getElementById('chart').dataset.xmin && document.getElementById('range-error').hidden")
     assert browser.evaluate("document.getElementById('from').getAttribute('aria-invalid')") == "false"
     assert browser.errors == []
+
+
+def test_typed_times_in_a_zone_whose_clocks_move_half_an_hour() -> None:
+    """Lord Howe Island (UTC+10:30, +11 in summer): a wall time that comes twice is its first
+    occurrence and one in the skipped half hour takes the offset before, as the server's
+    localtime.to_ms; what the inputs show reads back to the same instant; a time past the
+    year 9999 is "not a time", never a script error."""
+    if chromium() is None:
+        pytest.fail("chromium is missing (scripts/dev installs it)")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        build_db(Path(tmp) / "pyhm.db", int(time.time() * 1000), day=False)
+        server = Server(Path(tmp), password=PASSWORD, timezone="Australia/Lord_Howe")
+        browser = Browser()
+        try:
+            base = f"https://127.0.0.1:{server.port}"
+            browser.goto(base + "/login")
+            browser.evaluate(f"document.getElementById('password').value = '{PASSWORD}'; document.querySelector('form').submit(); true")
+            browser.wait_for("location.pathname === '/' && document.readyState === 'complete'")
+            browser.goto(base + "/meter/1")
+            browser.wait_for("document.getElementById('chart').dataset.xmin")
+            tz = ZoneInfo("Australia/Lord_Howe")
+            from pyhm.localtime import to_ms
+            for wall in ((2026, 4, 5, 1, 45), (2026, 4, 5, 1, 30), (2026, 10, 4, 2, 15), (2026, 10, 4, 2, 0), (2026, 6, 1, 12, 0)):
+                typed = "%04d-%02d-%02d %02d:%02d" % wall
+                assert browser.evaluate(f"parseTyped('{typed}')") == to_ms(datetime(*wall), tz), typed
+            first = to_ms(datetime(2026, 4, 5, 1, 45), tz)  # 14:45 UTC; at 15:15 UTC it is 01:45 again
+            assert browser.evaluate(f"parseTyped(typedTime({first})) === {first} && parseTyped(typedTime({first + 1_800_000})) === {first}")
+            assert browser.evaluate("parseTyped('9999-12-31 23:59') > 0 && parseTyped('10000-01-01 00:00') === null")
+            assert browser.errors == []
+        finally:
+            browser.close()
+            server.stop()

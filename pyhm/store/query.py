@@ -299,14 +299,17 @@ class Query:
 
     def hourly(self, series: Series, from_ms: int, to_ms: int) -> List[Tuple[int, Decimal]]:
         """What a counter counted per hour (its start, UTC ms) in [from, to), up to the newest
-        reading: the hours a local day is made of (whole-hour zones: a UTC hour is a local one)."""
-        return self._increases(series, from_ms, to_ms, lambda ts: ts - ts % HOUR_MS)
+        reading: the hours a local day is made of (whole-hour zones: a UTC hour is a local one).
+        The samples not rolled up yet count by their hour, as its row will (zones off by :30 or :45)."""
+        return self._increases(series, from_ms, to_ms, lambda ts: ts - ts % HOUR_MS, by_hour=True)
 
-    def _increases(self, series: Series, from_ms: int, to_ms: int, key: Callable[[int], K]) -> List[Tuple[K, Decimal]]:
+    def _increases(self, series: Series, from_ms: int, to_ms: int, key: Callable[[int], K],
+                   by_hour: bool = False) -> List[Tuple[K, Decimal]]:
         """A counter's increases summed per ``key(ts_ms)``, oldest key first.
 
         Built from the hourly increases, then the samples after the newest written rollup
-        (committed or live). A reset or a replaced counter adds nothing negative.
+        (committed or live): those in [from, to), or (``by_hour``) those whose hour begins
+        there. A reset or a replaced counter adds nothing negative.
         """
         if series.kind != "counter":
             raise NotFound(f"{series.obis} is not a counter")
@@ -326,8 +329,9 @@ class Query:
         closed = self.db.execute("SELECT ts_ms, exp, vlast FROM rollup_minute WHERE series_id = ? ORDER BY ts_ms DESC LIMIT 1",
                                  (series.id,)).fetchone()
         prev = None if closed is None or closed[2] is None else (int(closed[2]), closed[1])
-        for ts, v, exp in self.raw(series, from_ms if closed is None else closed[0] + MINUTE_MS, to_ms):
-            if ts >= from_ms:
+        end = -(-to_ms // HOUR_MS) * HOUR_MS if by_hour else to_ms
+        for ts, v, exp in self.raw(series, from_ms if closed is None else closed[0] + MINUTE_MS, end):
+            if (ts - ts % HOUR_MS if by_hour else ts) >= from_ms:
                 total(ts, exp).add(v, exp, prev)
             prev = (v, exp)
         return [(k, decimal(t.inc, t.exp)) for k, t in sorted(totals.items())]  # type: ignore[misc,type-var]

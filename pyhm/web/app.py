@@ -57,6 +57,7 @@ ASSETS = {  # URL name → (package file, content type)
 PUBLIC = ("/login", "/healthz")
 MAX_BODY = 4096
 MAX_NEXT = 500
+ENERGY_AT_ONCE = 4  # energy answers computed at once: a year is ~0.1 s of CPU; 16 workers serve everything
 HEADINGS = {  # the message page's heading for an error status
     400: N_("Bad request"), 401: N_("Login required"), 403: N_("Forbidden"), 404: N_("Not found"),
     405: N_("Method not allowed"), 408: N_("Request timeout"), 413: N_("Request too large"),
@@ -110,6 +111,7 @@ class Web:
                           ("base", "login", "dashboard", "meter", "status", "message", "energy")}
         self._local = threading.local()
         self.summary = Summary()
+        self._energy_slots = threading.BoundedSemaphore(ENERGY_AT_ONCE)
         self._metrics = metrics.registry(self.query)
         self.app = bottle.Bottle()
         self.app.config["catchall"] = True
@@ -237,7 +239,7 @@ class Web:
         app.route("/api/meters/<ref>", "GET", self.api(lambda q, p, ref: api.meter_detail(q, ref)))
         app.route("/api/series", "GET", self.api(self._series))
         app.route("/api/consumption", "GET", self.api(self._consumption))
-        app.route("/api/energy", "GET", self.api(self._energy))
+        app.route("/api/energy", "GET", self._energy_api(self.api(self._energy)))
         app.route("/api/status", "GET", lambda: self.json(api.status(self.query())))
         app.route("/api/export", "GET", self.export)
         app.route("/metrics", "GET", self.metrics)
@@ -306,6 +308,19 @@ class Web:
         return api.consumption(q, api.checked("meter", p.get("meter"), str),
                                api.checked("obis", p.get("obis"), api.obis, api.IMPORT),
                                api.checked("period", p.get("period"), api.period, "day"), start, end)
+
+    def _energy_api(self, route: Callable[[], str]) -> Callable[[], str]:
+        """At most ENERGY_AT_ONCE energy answers computed at a time; more get a quick 429, so
+        that a burst of year requests cannot hold every worker while / and /healthz wait."""
+        def limited() -> str:
+            if not self._energy_slots.acquire(blocking=False):
+                bottle.response.set_header("Retry-After", "1")
+                return self.error(429, f"busy: {ENERGY_AT_ONCE} energy requests are being computed; try again in a second")
+            try:
+                return route()
+            finally:
+                self._energy_slots.release()
+        return limited
 
     def _energy(self, q: Query, p: Any) -> Dict[str, Any]:
         return energy.energy(q, api.checked("meter", p.get("meter"), str),

@@ -8,6 +8,7 @@ the same arithmetic as every other total), summed as decimals; energies leave in
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import date, datetime, time as clock, timedelta
 from decimal import Decimal
@@ -29,8 +30,8 @@ Totals = Dict[str, Optional[Decimal]]
 
 def day(text: str) -> date:
     """A ``date`` parameter: YYYY-MM-DD, from 1971 to 9998."""
-    value = date.fromisoformat(text)
-    if not FIRST_DAY <= value <= LAST_DAY or len(text) != 10:
+    value = date.fromisoformat(text)  # ValueError for no date; it also takes 2026-W10-1 and 20260301
+    if not re.fullmatch(r"\d{4}-\d\d-\d\d", text, re.ASCII) or not FIRST_DAY <= value <= LAST_DAY:
         raise ValueError("must be a date YYYY-MM-DD from 1971 to 9998")
     return value
 

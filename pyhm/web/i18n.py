@@ -25,6 +25,7 @@ TEMPLATE_CALL = re.compile(r"""\b(?:N_|n?_)\(\s*(?P<q>["'])(?P<s>(?:\\.|(?!(?P=q
                            r"""(?:\s*,\s*(?P<q2>["'])(?P<p>(?:\\.|(?!(?P=q2)).)*)(?P=q2))?""")
 SCRIPT_CALL = re.compile(r"""\btn?\(\s*"(?P<s>(?:\\.|[^"\\])*)"(?:\s*,\s*"(?P<p>(?:\\.|[^"\\])*)")?""")
 _TAG = re.compile(r"^[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*$")
+_SINGLETON = re.compile(r"-[A-Za-z0-9](?:-|$)")  # -u-, -t-, -x-: extensions (digits, clock) the page must not take
 
 
 class Language(NamedTuple):
@@ -49,7 +50,7 @@ def choose(accept_language: str) -> Language:
             except ValueError:
                 continue
         if _TAG.match(tag) and 0 < q <= 1:
-            ranked.append((-q, i, tag))
+            ranked.append((-q, i, _SINGLETON.split(tag)[0]))
     for _, _, tag in sorted(ranked):
         code = tag.split("-")[0].lower()
         if code in LANGUAGES:

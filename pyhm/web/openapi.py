@@ -66,7 +66,9 @@ OPENAPI: Dict[str, Any] = {
             _METER, _param("period", "day, week, month or year (default day)",
                            schema={"type": "string", "enum": ["day", "week", "month", "year"]}),
             _param("date", "a day in the period, YYYY-MM-DD (default: today in the household's zone)",
-                   schema={"type": "string", "format": "date"})]),
+                   schema={"type": "string", "format": "date"})],
+            extra={"429": {"description": "busy: a few energy answers are being computed; try again after Retry-After seconds",
+                           "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}),
         "/api/export": _get("A series as CSV or JSON, for download", [
             _METER, _param("obis", "OBIS code", True), _param("from", _TIME), _param("to", _TIME),
             _param("format", "csv or json", schema={"type": "string", "enum": ["csv", "json"]}),

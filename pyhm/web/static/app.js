@@ -281,12 +281,16 @@ const typedTime = (ms) => {
   const p = Object.fromEntries(WALL.formatToParts(ms).map((x) => [x.type, x.value]));
   return TYPED.order.map((k) => p[k]).join(TYPED.sep) + ` ${p.hour}:${p.minute}` + (p.dayPeriod ? ` ${p.dayPeriod}` : "");
 };
-// The instant of a wall time in the household's zone: take off the zone's offset, looked up
-// twice so that a time just after a switch to or from summer time gets the offset it has.
+// The instant of a wall time in the household's zone, as the server's localtime.to_ms takes it:
+// with the zone's offset of the day before or after that gives this wall time, the earlier if
+// both do (clocks going back, also by half an hour), the offset before if none (a skipped time
+// or day); NaN past the year 9999.
 const wallToMs = (y, mo, d, h, mi) => {
   const wall = Date.UTC(y, mo - 1, d, h, mi);
-  const offset = (ms) => Date.parse(toLocalInput(ms) + "Z") - ms;
-  return wall - offset(wall - offset(wall));
+  const offset = (ms) => (Number.isFinite(ms) ? Date.parse(toLocalInput(ms) + "Z") - ms : NaN);
+  const before = offset(wall - 86400000), after = offset(wall + 86400000);
+  const fits = [wall - before, wall - after].filter((ms) => offset(ms) === wall - ms);
+  return fits.length ? Math.min(...fits) : wall - before;
 };
 // Text typed in the page's order (or ISO, 2026-12-01 14:00) → milliseconds, or null. The time
 // may be left out (midnight); digits alone in the page's order work too (a phone's number pad).
@@ -319,7 +323,8 @@ function parseTyped(text) {
   }
   const days = new Date(Date.UTC(y, mo, 0)).getUTCDate();
   if (!(y >= 1970 && y <= 9999 && mo >= 1 && mo <= 12 && d >= 1 && d <= days && h >= 0 && h <= 23 && mi >= 0 && mi <= 59)) return null;
-  return wallToMs(y, mo, d, h, mi);
+  const ms = wallToMs(y, mo, d, h, mi);
+  return Number.isFinite(ms) ? ms : null;
 }
 
 // Tick labels in the page's locale and zone; the labels drawn last are kept for tests.
