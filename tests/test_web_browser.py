@@ -250,6 +250,13 @@ def test_several_series_one_axis_per_unit(site) -> None:  # type: ignore[no-unty
     assert browser.evaluate("getComputedStyle(document.querySelector('#series input[value=\"1-0:16.7.0*255\"]')"
                             ".parentElement.querySelector('.swatch')).backgroundColor") == power_colour
     assert browser.evaluate("document.querySelectorAll('#downloads a').length") == 8
+    # Import and export have the colours they have on the dashboard and the Energy page.
+    swatch = "getComputedStyle(document.querySelector('#series input[value=\"%s\"]').parentElement.querySelector('.swatch')).backgroundColor"
+    page_colour = "(() => { const e = document.createElement('i'); e.style.background = 'var(%s)'; document.body.append(e);" \
+                  " const c = getComputedStyle(e).backgroundColor; e.remove(); return c; })()"
+    assert browser.evaluate(swatch % "1-0:1.8.0*255") == browser.evaluate(page_colour % "--in")
+    assert browser.evaluate(swatch % "1-0:2.8.0*255") == browser.evaluate(page_colour % "--out")
+    assert power_colour not in (browser.evaluate(page_colour % "--in"), browser.evaluate(page_colour % "--out"))
     browser.evaluate("document.querySelectorAll('#series input:checked').forEach(b => b.click()); true")
     browser.wait_for("document.getElementById('downloads').hidden")
     assert browser.evaluate("document.querySelectorAll('a[href=\"#\"]').length") == 0
