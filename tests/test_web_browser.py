@@ -125,6 +125,23 @@ def test_meter_page_says_when_data_stopped(site) -> None:  # type: ignore[no-unt
     browser.wait_for("!document.getElementById('meter').classList.contains('stale')", timeout=40)
 
 
+def test_latest_values_keep_their_decimals(site) -> None:  # type: ignore[no-untyped-def]
+    """A voltage of 230.0 V arrives in JSON as 230; the live table still says 230.0 like its neighbours."""
+    browser, base, _ = site
+    _meter_page(browser, base)
+    cell = "document.querySelector('[data-latest=\"1-0:32.7.0*255\"]')"
+    assert re.fullmatch(r"\d+\.\d", browser.evaluate(cell + ".textContent")), "the voltage has one decimal"
+    browser.evaluate("""const real = window.fetch; window.fetch = async (...a) => {
+      const r = await real(...a);
+      if (!String(a[0]).startsWith('/api/meters/')) return r;
+      const j = await r.json();
+      j.series.forEach((s) => { if (s.obis === '1-0:32.7.0*255' && s.latest) s.latest.value = 230; });
+      return new Response(JSON.stringify(j), { status: r.status, headers: { 'Content-Type': 'application/json' } });
+    }; true""")
+    assert browser.wait_for(cell + ".dataset.num === '230' && " + cell + ".textContent") == "230.0"
+    assert browser.errors == []
+
+
 @pytest.mark.parametrize("preset, days", [("604800", 7), ("2592000", 30), ("31536000", 365)])
 def test_the_x_axis_is_the_chosen_range(site, preset: str, days: int) -> None:  # type: ignore[no-untyped-def]
     browser, base, _ = site

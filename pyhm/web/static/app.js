@@ -620,7 +620,11 @@ function meterPage(root) {
       markStale(status, m.last_seen, m.age_s);
       for (const s of m.series) {
         const cell = root.querySelector(`[data-latest="${CSS.escape(s.obis)}"]`);
-        if (cell && s.latest) { cell.dataset.num = s.latest.value; cell.textContent = num(s.latest.value); }
+        if (!cell || !s.latest) continue;
+        // JSON drops a reading's trailing zeros (230.0 arrives as 230): keep the decimals the page first showed.
+        if (cell.dataset.digits === undefined) cell.dataset.digits = String(decimalsOf(cell.dataset.num));
+        cell.dataset.num = s.latest.value;
+        cell.textContent = num(s.latest.value, Math.max(Number(cell.dataset.digits), decimalsOf(s.latest.value)));
       }
     } catch (e) { console.warn("refresh failed:", e.message); }
   }, 1000);  // a telegram shows within two seconds of its arrival
