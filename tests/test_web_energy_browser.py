@@ -159,6 +159,22 @@ def test_bars_for_the_chosen_period_and_stepping_back(site) -> None:  # type: ig
     assert browser.errors == []
 
 
+def test_a_period_before_the_meter_came_says_no_data(site) -> None:  # type: ignore[no-untyped-def]
+    """Two years back there is no reading: no '0.000 kWh' and no cost, but "No data", and an
+    axis whose labels differ (not 0.001, 0.001, 0.001, 0.000 …)."""
+    browser, base = site
+    year = today().year - 2
+    browser.goto(base + f"/energy?period=year&date={year}-06-01")
+    chart = drawn(browser, f"{year}-01-01")
+    assert chart["bars"] == "0"
+    assert browser.evaluate("[...document.querySelectorAll('[data-total]')].map(e => e.textContent)") == ["–"] * 3
+    assert browser.evaluate("[...document.querySelectorAll('[data-cost]')].map(e => e.textContent)") == ["", ""]
+    assert browser.evaluate("document.getElementById('energy-info').textContent") == "No data for this period."
+    ticks = browser.evaluate("document.querySelector('#energy-chart .uplot').dataset.yticks").split("|")
+    assert len(ticks) >= 2 and len(set(ticks)) == len(ticks), ticks
+    assert browser.errors == []
+
+
 def test_the_meter_picker(site) -> None:  # type: ignore[no-untyped-def]
     browser, base = site
     browser.goto(base + "/energy?period=week")

@@ -548,7 +548,7 @@ function meterPage(root) {
                { label: perPeriod, fill: barColour, stroke: barColour, value: (u, v) => num(v, 2),
                  paths: uPlot.paths.bars({ size: [0.7, 60], align: 1 }), points: { show: false } }],
       axes: [{ ...axisStyle(), values: timeValues, space: 80, size: 52, grid: { show: false } }, { ...axisStyle(), label: "kWh", values: numberValues, size: 64 }],
-      scales: { x: { time: true, range: () => [from / 1000, to / 1000] }, y: { range: (u, min, max) => [0, Math.max(max, 0.001) * 1.1] } },
+      scales: { x: { time: true, range: () => [from / 1000, to / 1000] }, y: { range: (u, min, max) => [0, Math.max(max, 0.01) * 1.1] } },  // finer steps print equal labels
     };
     if (bars) bars.destroy();
     opts.hooks = { draw: [drawn(barsBox)] };
