@@ -202,6 +202,8 @@ def test_german(site) -> None:  # type: ignore[no-untyped-def]
         text = browser.evaluate("document.body.innerText")
         for word in ("Energie", "Bezug", "Einspeisung", "Saldo", "Vortag", "Gleicher Tag im Vorjahr", "Grundlast", "Jetzt"):
             assert word in text, word
+        # A negative net is read right: the card says what it is.
+        assert browser.evaluate("document.querySelector('.energy-totals .net').innerText").endswith("Bezug minus Einspeisung")
         title = browser.evaluate("document.getElementById('energy-title').textContent")
         assert any(d in title for d in ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")), title
         ticks = browser.evaluate("document.querySelector('#energy-chart .uplot').dataset.xticks")

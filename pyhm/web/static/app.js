@@ -477,6 +477,8 @@ function meterPage(root) {
       t("Tick a series above.");
     const opts = {
       width: width(chartBox), height: 320, series, axes,
+      // Room on the right for half of the last time label ("Dez. 2026"), unless a unit's axis is there.
+      padding: [null, (u, side, sides) => (sides[1] ? 0 : 40), null, null],
       scales: { x: { time: true, range: () => [from / 1000, to / 1000] }, ...Object.fromEntries(units.map((u) => [u, { auto: true }])) },
       cursor: { drag: { x: true, y: false, setScale: false } },
       legend: { live: true },
