@@ -9,6 +9,7 @@ import dataclasses
 import itertools
 import math
 import random
+import re
 import time
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -172,6 +173,21 @@ def test_a_period_before_the_meter_came_says_no_data(site) -> None:  # type: ign
     assert browser.evaluate("document.getElementById('energy-info').textContent") == "No data for this period."
     ticks = browser.evaluate("document.querySelector('#energy-chart .uplot').dataset.yticks").split("|")
     assert len(ticks) >= 2 and len(set(ticks)) == len(ticks), ticks
+    assert browser.errors == []
+
+
+def test_the_whole_previous_period_has_its_own_digits(site) -> None:  # type: ignore[no-untyped-def]
+    """While a month runs, its first days are compared with the same days of the month before;
+    the note's whole month (about 150 kWh) reads 150.4, not 150.381 like a day's 0.381."""
+    browser, base = site
+    browser.goto(base + "/energy?period=month")
+    drawn(browser, today().replace(day=1).isoformat())
+    note = browser.wait_for("document.querySelector('#energy-previous [data-field=note]').textContent")
+    whole = re.findall(r"([\d,]+(?:\.(\d+))?) kWh", note.split("The whole period:")[1])
+    assert len(whole) == 2, note
+    biggest = max(float(v.replace(",", "")) for v, _ in whole)
+    digits = 3 if biggest < 1 else 2 if biggest < 100 else 1 if biggest < 10_000 else 0
+    assert [len(d) for _, d in whole] == [digits, digits], note
     assert browser.errors == []
 
 

@@ -128,9 +128,10 @@
         }
         dl.append(dt, dd);
       }
+      const whole = digitsOf([c.import, c.export]);  // the whole period's own digits: 231.4 kWh, not 231.381
       note.textContent = c.same_time ?
         t("Up to the same time ({time}). The whole period: {import} kWh import, {export} kWh export.",
-          { time: F.dateTime.format(Date.parse(c.same_time.to)), import: kwh(c.import, d), export: kwh(c.export, d) }) : "";
+          { time: F.dateTime.format(Date.parse(c.same_time.to)), import: kwh(c.import, whole), export: kwh(c.export, whole) }) : "";
     }
 
     function baseLoad(r, currency) {
