@@ -125,6 +125,25 @@ def test_meter_page_says_when_data_stopped(site) -> None:  # type: ignore[no-unt
     browser.wait_for("!document.getElementById('meter').classList.contains('stale')", timeout=40)
 
 
+def test_status_headers_keep_their_hour_together(site) -> None:  # type: ignore[no-untyped-def]
+    """'Bytes skipped (1 h)' must not wrap as 'Bytes skipped (1' / 'h)'."""
+    browser, base, _ = site
+    browser.goto(base + "/status")
+    end = time.monotonic() + 60
+    while not browser.evaluate("document.querySelectorAll('table.heads th').length"):
+        assert time.monotonic() < end, "the feed reported no heads"  # it starts after its pause
+        time.sleep(1)
+        browser.goto(base + "/status")
+    heads = browser.evaluate("[...document.querySelectorAll('table.heads th')].map(th => th.textContent)")
+    hourly = [h for h in heads if "(1" in h]
+    assert len(hourly) == 3 and all(h.endswith("\u00a0(1\u00a0h)") for h in hourly), heads
+    lines = browser.evaluate("[...document.querySelectorAll('table.heads th')].filter(th => th.textContent.includes('(1'))"
+                             ".map(th => { const s = document.createRange();"
+                             " s.setStart(th.firstChild, th.textContent.indexOf('(1')); s.setEnd(th.firstChild, th.textContent.length);"
+                             " return s.getClientRects().length; })")
+    assert lines == [1, 1, 1], lines
+
+
 def test_latest_values_keep_their_decimals(site) -> None:  # type: ignore[no-untyped-def]
     """A voltage of 230.0 V arrives in JSON as 230; the live table still says 230.0 like its neighbours."""
     browser, base, _ = site
