@@ -191,6 +191,29 @@ def test_the_whole_previous_period_has_its_own_digits(site) -> None:  # type: ig
     assert browser.errors == []
 
 
+def test_no_per_cent_against_what_reads_zero(site) -> None:  # type: ignore[no-untyped-def]
+    """Yesterday's export until now was 0.002 kWh (shown as 0.00 or 0.002 beside 2.62): today's
+    0.31 kWh is "+16,126.3 %" of it, which nobody can use; the card shows no per cent then."""
+    browser, base = site
+    browser.goto(base + "/energy?period=day")
+    drawn(browser)
+    browser.evaluate("""const real = window.fetch; window.fetch = async (...a) => {
+      const r = await real(...a);
+      if (!String(a[0]).startsWith('/api/energy')) return r;
+      const j = await r.json();
+      j.previous.same_time = Object.assign({to: j.to}, j.previous.same_time, {import: 2.62, export: 0.0019, net: 2.6181});
+      j.previous.change = {import: -36.1, export: 16126.3, net: -47.8};
+      return new Response(JSON.stringify(j), { status: r.status, headers: { 'Content-Type': 'application/json' } });
+    }; true""")
+    reset(browser)
+    browser.evaluate("document.querySelector('button[data-period=day]').click(); true")
+    drawn(browser)
+    browser.wait_for("!!document.querySelector('#energy-previous [data-change=import]')")
+    changes = browser.evaluate("[...document.querySelectorAll('#energy-previous [data-change]')].map(e => e.dataset.change)")
+    assert changes == ["import", "net"], changes
+    assert browser.errors == []
+
+
 def test_the_meter_picker(site) -> None:  # type: ignore[no-untyped-def]
     browser, base = site
     browser.goto(base + "/energy?period=week")

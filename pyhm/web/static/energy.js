@@ -118,7 +118,9 @@
         const dd = document.createElement("dd");
         dd.append(`${kwh(base[k], d)} kWh`);
         const change = c.change[k];
-        if (change !== null && change !== undefined) {
+        // Against what reads 0.00 kWh a per cent (+16,126.3 %) says nothing.
+        const shownZero = Math.abs(Number(base[k])) < 0.5 / 10 ** d;
+        if (change !== null && change !== undefined && !shownZero) {
           const s = document.createElement("span");
           s.className = "change";
           s.dataset.change = k;
