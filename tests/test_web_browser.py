@@ -125,6 +125,42 @@ def test_meter_page_says_when_data_stopped(site) -> None:  # type: ignore[no-unt
     browser.wait_for("!document.getElementById('meter').classList.contains('stale')", timeout=40)
 
 
+def test_status_headers_keep_their_hour_together(site) -> None:  # type: ignore[no-untyped-def]
+    """'Bytes skipped (1 h)' must not wrap as 'Bytes skipped (1' / 'h)'."""
+    browser, base, _ = site
+    browser.goto(base + "/status")
+    end = time.monotonic() + 60
+    while not browser.evaluate("document.querySelectorAll('table.heads th').length"):
+        assert time.monotonic() < end, "the feed reported no heads"  # it starts after its pause
+        time.sleep(1)
+        browser.goto(base + "/status")
+    heads = browser.evaluate("[...document.querySelectorAll('table.heads th')].map(th => th.textContent)")
+    hourly = [h for h in heads if "(1" in h]
+    assert len(hourly) == 3 and all(h.endswith("\u00a0(1\u00a0h)") for h in hourly), heads
+    lines = browser.evaluate("[...document.querySelectorAll('table.heads th')].filter(th => th.textContent.includes('(1'))"
+                             ".map(th => { const s = document.createRange();"
+                             " s.setStart(th.firstChild, th.textContent.indexOf('(1')); s.setEnd(th.firstChild, th.textContent.length);"
+                             " return s.getClientRects().length; })")
+    assert lines == [1, 1, 1], lines
+
+
+def test_latest_values_keep_their_decimals(site) -> None:  # type: ignore[no-untyped-def]
+    """A voltage of 230.0 V arrives in JSON as 230; the live table still says 230.0 like its neighbours."""
+    browser, base, _ = site
+    _meter_page(browser, base)
+    cell = "document.querySelector('[data-latest=\"1-0:32.7.0*255\"]')"
+    assert re.fullmatch(r"\d+\.\d", browser.evaluate(cell + ".textContent")), "the voltage has one decimal"
+    browser.evaluate("""const real = window.fetch; window.fetch = async (...a) => {
+      const r = await real(...a);
+      if (!String(a[0]).startsWith('/api/meters/')) return r;
+      const j = await r.json();
+      j.series.forEach((s) => { if (s.obis === '1-0:32.7.0*255' && s.latest) s.latest.value = 230; });
+      return new Response(JSON.stringify(j), { status: r.status, headers: { 'Content-Type': 'application/json' } });
+    }; true""")
+    assert browser.wait_for(cell + ".dataset.num === '230' && " + cell + ".textContent") == "230.0"
+    assert browser.errors == []
+
+
 @pytest.mark.parametrize("preset, days", [("604800", 7), ("2592000", 30), ("31536000", 365)])
 def test_the_x_axis_is_the_chosen_range(site, preset: str, days: int) -> None:  # type: ignore[no-untyped-def]
     browser, base, _ = site
@@ -250,6 +286,13 @@ def test_several_series_one_axis_per_unit(site) -> None:  # type: ignore[no-unty
     assert browser.evaluate("getComputedStyle(document.querySelector('#series input[value=\"1-0:16.7.0*255\"]')"
                             ".parentElement.querySelector('.swatch')).backgroundColor") == power_colour
     assert browser.evaluate("document.querySelectorAll('#downloads a').length") == 8
+    # Import and export have the colours they have on the dashboard and the Energy page.
+    swatch = "getComputedStyle(document.querySelector('#series input[value=\"%s\"]').parentElement.querySelector('.swatch')).backgroundColor"
+    page_colour = "(() => { const e = document.createElement('i'); e.style.background = 'var(%s)'; document.body.append(e);" \
+                  " const c = getComputedStyle(e).backgroundColor; e.remove(); return c; })()"
+    assert browser.evaluate(swatch % "1-0:1.8.0*255") == browser.evaluate(page_colour % "--in")
+    assert browser.evaluate(swatch % "1-0:2.8.0*255") == browser.evaluate(page_colour % "--out")
+    assert power_colour not in (browser.evaluate(page_colour % "--in"), browser.evaluate(page_colour % "--out"))
     browser.evaluate("document.querySelectorAll('#series input:checked').forEach(b => b.click()); true")
     browser.wait_for("document.getElementById('downloads').hidden")
     assert browser.evaluate("document.querySelectorAll('a[href=\"#\"]').length") == 0

@@ -196,6 +196,15 @@ def night_minima(first: date, last: date) -> List[int]:
     return out
 
 
+@pytest.mark.parametrize("now, before, change", [
+    ("8.27", "7.16", "15.5"), ("0", "17.09", "-100.0"), ("-4", "-2", "-100.0"),
+    ("8.27", "-9.92", None), ("-1", "3", None), ("5", "0", None)])
+def test_a_change_in_per_cent_only_where_it_means_something(now: str, before: str, change: object) -> None:
+    """A net that went from export (-9.92 kWh) to import (8.27 kWh) gets no per cent: +183 % would mislead."""
+    got = energy._change(Decimal(now), Decimal(before))
+    assert got == (None if change is None else Decimal(str(change)))
+
+
 def test_base_load_and_its_yearly_cost(db: Path) -> None:
     q = Query(db, BERLIN)
     try:

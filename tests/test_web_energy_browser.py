@@ -9,6 +9,7 @@ import dataclasses
 import itertools
 import math
 import random
+import re
 import time
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -159,6 +160,60 @@ def test_bars_for_the_chosen_period_and_stepping_back(site) -> None:  # type: ig
     assert browser.errors == []
 
 
+def test_a_period_before_the_meter_came_says_no_data(site) -> None:  # type: ignore[no-untyped-def]
+    """Two years back there is no reading: no '0.000 kWh' and no cost, but "No data", and an
+    axis whose labels differ (not 0.001, 0.001, 0.001, 0.000 …)."""
+    browser, base = site
+    year = today().year - 2
+    browser.goto(base + f"/energy?period=year&date={year}-06-01")
+    chart = drawn(browser, f"{year}-01-01")
+    assert chart["bars"] == "0"
+    assert browser.evaluate("[...document.querySelectorAll('[data-total]')].map(e => e.textContent)") == ["–"] * 3
+    assert browser.evaluate("[...document.querySelectorAll('[data-cost]')].map(e => e.textContent)") == ["", ""]
+    assert browser.evaluate("document.getElementById('energy-info').textContent") == "No data for this period."
+    ticks = browser.evaluate("document.querySelector('#energy-chart .uplot').dataset.yticks").split("|")
+    assert len(ticks) >= 2 and len(set(ticks)) == len(ticks), ticks
+    assert browser.errors == []
+
+
+def test_the_whole_previous_period_has_its_own_digits(site) -> None:  # type: ignore[no-untyped-def]
+    """While a month runs, its first days are compared with the same days of the month before;
+    the note's whole month (about 150 kWh) reads 150.4, not 150.381 like a day's 0.381."""
+    browser, base = site
+    browser.goto(base + "/energy?period=month")
+    drawn(browser, today().replace(day=1).isoformat())
+    note = browser.wait_for("document.querySelector('#energy-previous [data-field=note]').textContent")
+    whole = re.findall(r"([\d,]+(?:\.(\d+))?) kWh", note.split("The whole period:")[1])
+    assert len(whole) == 2, note
+    biggest = max(float(v.replace(",", "")) for v, _ in whole)
+    digits = 3 if biggest < 1 else 2 if biggest < 100 else 1 if biggest < 10_000 else 0
+    assert [len(d) for _, d in whole] == [digits, digits], note
+    assert browser.errors == []
+
+
+def test_no_per_cent_against_what_reads_zero(site) -> None:  # type: ignore[no-untyped-def]
+    """Yesterday's export until now was 0.002 kWh (shown as 0.00 or 0.002 beside 2.62): today's
+    0.31 kWh is "+16,126.3 %" of it, which nobody can use; the card shows no per cent then."""
+    browser, base = site
+    browser.goto(base + "/energy?period=day")
+    drawn(browser)
+    browser.evaluate("""const real = window.fetch; window.fetch = async (...a) => {
+      const r = await real(...a);
+      if (!String(a[0]).startsWith('/api/energy')) return r;
+      const j = await r.json();
+      j.previous.same_time = Object.assign({to: j.to}, j.previous.same_time, {import: 2.62, export: 0.0019, net: 2.6181});
+      j.previous.change = {import: -36.1, export: 16126.3, net: -47.8};
+      return new Response(JSON.stringify(j), { status: r.status, headers: { 'Content-Type': 'application/json' } });
+    }; true""")
+    reset(browser)
+    browser.evaluate("document.querySelector('button[data-period=day]').click(); true")
+    drawn(browser)
+    browser.wait_for("!!document.querySelector('#energy-previous [data-change=import]')")
+    changes = browser.evaluate("[...document.querySelectorAll('#energy-previous [data-change]')].map(e => e.dataset.change)")
+    assert changes == ["import", "net"], changes
+    assert browser.errors == []
+
+
 def test_the_meter_picker(site) -> None:  # type: ignore[no-untyped-def]
     browser, base = site
     browser.goto(base + "/energy?period=week")
@@ -186,6 +241,8 @@ def test_german(site) -> None:  # type: ignore[no-untyped-def]
         text = browser.evaluate("document.body.innerText")
         for word in ("Energie", "Bezug", "Einspeisung", "Saldo", "Vortag", "Gleicher Tag im Vorjahr", "Grundlast", "Jetzt"):
             assert word in text, word
+        # A negative net is read right: the card says what it is.
+        assert browser.evaluate("document.querySelector('.energy-totals .net').innerText").endswith("Bezug minus Einspeisung")
         title = browser.evaluate("document.getElementById('energy-title').textContent")
         assert any(d in title for d in ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")), title
         ticks = browser.evaluate("document.querySelector('#energy-chart .uplot').dataset.xticks")

@@ -49,8 +49,9 @@ def _series(q: Query, meter_id: int, code: str) -> Optional[Series]:
 
 
 def _change(now: Optional[Decimal], before: Optional[Decimal]) -> Optional[Decimal]:
-    """The change against ``before`` in per cent, to 0.1 (None when there is nothing to compare)."""
-    if now is None or before is None or before == 0:
+    """The change against ``before`` in per cent, to 0.1 (None when there is nothing to compare,
+    or when a net turned from export to import or back: +183 % of a sign change says nothing)."""
+    if now is None or before is None or before == 0 or (now < 0) != (before < 0):
         return None
     return ((now - before) / abs(before) * 100).quantize(Decimal("0.1"))
 

@@ -244,6 +244,10 @@ const PALETTE_LIGHT = ["#0b5cd5", "#b35300", "#1a7f37", "#8250df", "#cf222e", "#
 const PALETTE_DARK = ["#6cb6ff", "#f0883e", "#56d364", "#c297ff", "#ff7b72", "#39c5cf", "#e3b341", "#f778ba", "#adbac7", "#a5a3ff"];
 const dark = matchMedia("(prefers-color-scheme: dark)");
 const colour = (i) => (dark.matches ? PALETTE_DARK : PALETTE_LIGHT)[i % PALETTE_LIGHT.length];
+// Import and export counters are drawn in the colours they have on every page; the palette's
+// entries 1 and 2 are near those, so other series take the rest of it.
+const FLOW_COLOUR = [[/^1-0:1\.8\./, "--in"], [/^1-0:2\.8\./, "--out"]];
+const seriesColour = (key) => (key.startsWith("--") ? css(key) : colour(Number(key)));
 const ISO_WALL = dateFormat({ year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 const toLocalInput = (ms) => {
   // The household's wall time as ISO text without an offset (2026-12-01T14:00).
@@ -399,8 +403,14 @@ function meterPage(root) {
   const barsBox = document.getElementById("bars");
   const presets = [...document.querySelectorAll("[data-range]")];
   const boxes = [...document.querySelectorAll("#series input[type=checkbox]")];
-  boxes.forEach((b, i) => { b.dataset.colour = String(i); });  // a fixed colour per series
-  const paintSwatches = () => boxes.forEach((b, i) => { const s = b.parentElement.querySelector(".swatch"); if (s) s.style.background = colour(i); });
+  // A fixed colour per series.
+  const others = [0, 3, 4, 5, 6, 7, 8, 9];
+  let nextOther = 0;
+  boxes.forEach((b) => {
+    const flow = FLOW_COLOUR.find(([re]) => re.test(b.value));
+    b.dataset.colour = flow ? flow[1] : String(others[nextOther++ % others.length]);
+  });
+  const paintSwatches = () => boxes.forEach((b) => { const s = b.parentElement.querySelector(".swatch"); if (s) s.style.background = seriesColour(b.dataset.colour); });
   let range = { from: 0, to: 0 };
   let preset = 86400;
   let plot = null, bars = null, drawing = 0;
@@ -450,9 +460,8 @@ function meterPage(root) {
       for (const [t, v] of rows[i]) col[index.get(t)] = v;
       col.digits = Math.max(0, ...r.points.slice(-20).map((p) => decimalsOf(p.value)));
       data.push(col);
-      const c = Number(ticked[i].dataset.colour);
       series.push({
-        label: `${ticked[i].parentElement.querySelector(".name").textContent.trim()} (${r.unit || ""})`, stroke: colour(c), width: 1.5, scale: r.unit || "", spanGaps: false,
+        label: `${ticked[i].parentElement.querySelector(".name").textContent.trim()} (${r.unit || ""})`, stroke: seriesColour(ticked[i].dataset.colour), width: 1.5, scale: r.unit || "", spanGaps: false,
         value: (u, v) => num(v, col.digits),
         paths: r.kind === "counter" ? uPlot.paths.stepped({ align: 1 }) : undefined,
         points: { show: r.points.length <= 60, size: 6 },  // a few points alone would draw no line
@@ -473,6 +482,8 @@ function meterPage(root) {
       t("Tick a series above.");
     const opts = {
       width: width(chartBox), height: 320, series, axes,
+      // Room on the right for half of the last time label ("Dez. 2026"), unless a unit's axis is there.
+      padding: [null, (u, side, sides) => (sides[1] ? 0 : 40), null, null],
       scales: { x: { time: true, range: () => [from / 1000, to / 1000] }, ...Object.fromEntries(units.map((u) => [u, { auto: true }])) },
       cursor: { drag: { x: true, y: false, setScale: false } },
       legend: { live: true },
@@ -535,14 +546,16 @@ function meterPage(root) {
     ys.digits = 2;
     barsBox.dataset.bars = String(xs.length);
     const label = { day: F.weekday, week: F.day, month: F.month, year: F.year }[period];
+    const flow = FLOW_COLOUR.find(([re]) => re.test(counter));
+    const barColour = css(flow ? flow[1] : "--accent");  // import bars in the import colour, as on the Energy page
     const perPeriod = { day: t("kWh per day"), week: t("kWh per week"), month: t("kWh per month"), year: t("kWh per year") }[period];
     const opts = {
       width: width(barsBox), height: 240,
       series: [{ label: t("Period"), value: (u, v) => (v === null || v === undefined ? "–" : label.format(v * 1000)) },
-               { label: perPeriod, fill: css("--accent"), stroke: css("--accent"), value: (u, v) => num(v, 2),
+               { label: perPeriod, fill: barColour, stroke: barColour, value: (u, v) => num(v, 2),
                  paths: uPlot.paths.bars({ size: [0.7, 60], align: 1 }), points: { show: false } }],
       axes: [{ ...axisStyle(), values: timeValues, space: 80, size: 52, grid: { show: false } }, { ...axisStyle(), label: "kWh", values: numberValues, size: 64 }],
-      scales: { x: { time: true, range: () => [from / 1000, to / 1000] }, y: { range: (u, min, max) => [0, Math.max(max, 0.001) * 1.1] } },
+      scales: { x: { time: true, range: () => [from / 1000, to / 1000] }, y: { range: (u, min, max) => [0, Math.max(max, 0.01) * 1.1] } },  // finer steps print equal labels
     };
     if (bars) bars.destroy();
     opts.hooks = { draw: [drawn(barsBox)] };
@@ -614,7 +627,11 @@ function meterPage(root) {
       markStale(status, m.last_seen, m.age_s);
       for (const s of m.series) {
         const cell = root.querySelector(`[data-latest="${CSS.escape(s.obis)}"]`);
-        if (cell && s.latest) { cell.dataset.num = s.latest.value; cell.textContent = num(s.latest.value); }
+        if (!cell || !s.latest) continue;
+        // JSON drops a reading's trailing zeros (230.0 arrives as 230): keep the decimals the page first showed.
+        if (cell.dataset.digits === undefined) cell.dataset.digits = String(decimalsOf(cell.dataset.num));
+        cell.dataset.num = s.latest.value;
+        cell.textContent = num(s.latest.value, Math.max(Number(cell.dataset.digits), decimalsOf(s.latest.value)));
       }
     } catch (e) { console.warn("refresh failed:", e.message); }
   }, 1000);  // a telegram shows within two seconds of its arrival

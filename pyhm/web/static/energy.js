@@ -82,10 +82,12 @@
       document.getElementById("energy-fwd").disabled = !r.steps.next;
       document.getElementById("energy-now").disabled = r.running;
       const currency = r.prices ? r.prices.currency : "";
+      // A period without a single reading (before the meter came) is no data, not 0 kWh.
+      const empty = r.bars.every((b) => b.import === null && b.export === null);
       const td = digitsOf([r.totals.import, r.totals.export]);
-      for (const k of ["import", "export", "net"]) root.querySelector(`[data-total="${k}"]`).textContent = kwh(r.totals[k], td);
+      for (const k of ["import", "export", "net"]) root.querySelector(`[data-total="${k}"]`).textContent = empty ? "–" : kwh(r.totals[k], td);
       for (const k of ["import", "export"]) {
-        const cost = r.costs ? r.costs[k] : null;
+        const cost = r.costs && !empty ? r.costs[k] : null;
         root.querySelector(`[data-cost="${k}"]`).textContent = cost === null || cost === undefined ? "" :
           (k === "import" ? t("cost {money}", { money: money(cost, currency) }) : t("credit {money}", { money: money(cost, currency) }));
       }
@@ -96,8 +98,8 @@
       baseLoad(r, currency);
       draw(r);
       const newest = r.newest ? Date.parse(r.newest) : NaN;
-      document.getElementById("energy-info").textContent = r.running && !Number.isNaN(newest) ?
-        t("Up to {time}; updated every minute.", { time: F.dateTime.format(newest) }) : "";
+      document.getElementById("energy-info").textContent = empty ? t("No data for this period.") :
+        r.running && !Number.isNaN(newest) ? t("Up to {time}; updated every minute.", { time: F.dateTime.format(newest) }) : "";
     }
 
     // The change is reckoned like with like: while this period runs, against the same part of that one.
@@ -116,7 +118,9 @@
         const dd = document.createElement("dd");
         dd.append(`${kwh(base[k], d)} kWh`);
         const change = c.change[k];
-        if (change !== null && change !== undefined) {
+        // Against what reads 0.00 kWh a per cent (+16,126.3 %) says nothing.
+        const shownZero = Math.abs(Number(base[k])) < 0.5 / 10 ** d;
+        if (change !== null && change !== undefined && !shownZero) {
           const s = document.createElement("span");
           s.className = "change";
           s.dataset.change = k;
@@ -126,9 +130,10 @@
         }
         dl.append(dt, dd);
       }
+      const whole = digitsOf([c.import, c.export]);  // the whole period's own digits: 231.4 kWh, not 231.381
       note.textContent = c.same_time ?
         t("Up to the same time ({time}). The whole period: {import} kWh import, {export} kWh export.",
-          { time: F.dateTime.format(Date.parse(c.same_time.to)), import: kwh(c.import, d), export: kwh(c.export, d) }) : "";
+          { time: F.dateTime.format(Date.parse(c.same_time.to)), import: kwh(c.import, whole), export: kwh(c.export, whole) }) : "";
     }
 
     function baseLoad(r, currency) {
@@ -159,7 +164,8 @@
       const label = r.period === "day" ? L.hour : r.period === "week" ? L.weekday : r.period === "month" ? L.dayOfMonth : L.month;
       const full = r.period === "day" ? L.hour : r.period === "year" ? L.monthLong : L.dayMonth;
       const byX = new Map(xs.map((x, i) => [x, starts[i]]));
-      const max = Math.max(0.001, ...imp.map((v) => v || 0), ...exp.map((v) => -(v || 0)));
+      // At least 10 Wh high: finer steps would print the same three decimals on every line.
+      const max = Math.max(0.01, ...imp.map((v) => v || 0), ...exp.map((v) => -(v || 0)));
       const d = digits(max);
       const stroke = css("--muted"), grid = css("--grid");
       const room = { day: 34, week: 58, month: 26, year: 40 }[r.period];
@@ -188,7 +194,11 @@
               return out;
             } },
           { stroke, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, label: "kWh", size: 60,
-            values: (u, splits) => splits.map((v) => num(Math.abs(v), stepDigits(splits))) },
+            values: (u, splits) => {
+              const out = splits.map((v) => num(Math.abs(v), stepDigits(splits)));
+              u.root.dataset.yticks = out.join("|");
+              return out;
+            } },
         ],
         scales: { x: { time: false, range: () => [from / 1000, to / 1000] },
                   y: { range: () => { const top = max * 1.1; const bottom = exp.some((v) => v) ? -top : 0; return [bottom, top]; } } },

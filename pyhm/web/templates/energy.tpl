@@ -28,7 +28,7 @@
     <dl class="energy-totals">
       <div class="import"><dt><span class="swatch in" aria-hidden="true"></span>{{_("Import")}}</dt><dd><span data-total="import">–</span> <span class="unit">kWh</span></dd><dd class="small muted" data-cost="import"></dd></div>
       <div class="export"><dt><span class="swatch out" aria-hidden="true"></span>{{_("Export")}}</dt><dd><span data-total="export">–</span> <span class="unit">kWh</span></dd><dd class="small muted" data-cost="export"></dd></div>
-      <div class="net"><dt>{{_("Net")}}</dt><dd><span data-total="net">–</span> <span class="unit">kWh</span></dd></div>
+      <div class="net"><dt>{{_("Net")}}</dt><dd><span data-total="net">–</span> <span class="unit">kWh</span></dd><dd class="small muted">{{_("import minus export")}}</dd></div>
     </dl>
     <div id="energy-chart" class="chart" data-bars="0" role="img" aria-label="{{_('Import above and export below the line; the same data is in the table below')}}"></div>
     <p class="muted small" id="energy-info"></p>

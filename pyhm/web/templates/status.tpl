@@ -15,6 +15,7 @@
     <p>{{_("No head has been seen yet.")}}</p>
     % else:
     % cols = [_("Head"), _("State"), _("Meter"), _("Frames ok (1 h)"), _("Bad (1 h)"), _("Bytes skipped (1 h)"), _("Bad message CRCs"), _("Last frame"), _("Last error")]
+    % cols = [c.replace(" (1 h)", "\u00a0(1\u00a0h)") for c in cols]  # "(1 h)" never breaks apart
     <div class="scroll">
     <table class="heads">
       <thead><tr>
