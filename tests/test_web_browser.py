@@ -314,9 +314,17 @@ def test_no_page_is_wider_than_a_phone(site, width: int) -> None:  # type: ignor
             browser.goto(base + page)
             time.sleep(0.5)
             assert browser.evaluate("document.documentElement.scrollWidth") <= width, page
+        end = time.monotonic() + 60
         browser.goto(base + "/status")
-        browser.wait_for("document.querySelectorAll('table.heads tr').length >= 3", timeout=10)  # two heads, long error
+        while browser.evaluate("document.querySelectorAll('table.heads tr').length") < 3:  # two heads, long error
+            assert time.monotonic() < end, "the feed reported no heads"  # it starts after its pause
+            time.sleep(1)
+            browser.goto(base + "/status")
         assert browser.evaluate("document.documentElement.scrollWidth") <= width
+        # One head per block, each "name: value" line in the same type size.
+        sizes = browser.evaluate("[...document.querySelectorAll('table.heads td:not(:first-child)')]"
+                                 ".filter(td => td.offsetHeight).map(td => getComputedStyle(td).fontSize)")
+        assert len(sizes) > 10 and len(set(sizes)) == 1, sizes
     finally:
         browser.viewport(1280, 1000)
 
