@@ -135,6 +135,23 @@ def test_meter_page_says_when_data_stopped(site) -> None:  # type: ignore[no-unt
     browser.wait_for("!document.getElementById('meter').classList.contains('stale')", timeout=40)
 
 
+def test_means_have_the_meters_decimals(site) -> None:  # type: ignore[no-untyped-def]
+    """Over 7 days the chart shows minute means; its table and legend give them with the
+    decimals the meter sends (2,840.64 W), not the mean's (2,840.6417 W)."""
+    browser, base, _ = site
+    _meter_page(browser, base)
+    raw = browser.evaluate("document.querySelector('[data-latest=\"1-0:16.7.0*255\"]').dataset.num")
+    digits = len(raw.split(".")[1]) if "." in raw else 0
+    browser.evaluate("document.getElementById('chart').dataset.xmin = ''; document.querySelector('[data-range=\"604800\"]').click();"
+                     " document.getElementById('chart-data').open = true; true")
+    browser.wait_for("document.getElementById('chart').dataset.xmin && document.getElementById('chart').dataset.resolution === 'minute'")
+    cells = browser.wait_for("document.querySelectorAll('#chart-table tbody td').length > 10 &&"
+                             " [...document.querySelectorAll('#chart-table tbody td')].map(td => td.textContent)")
+    shown = {len(c.split(".")[1]) if "." in c else 0 for c in cells if c not in ("", "–")}
+    assert shown == {digits}, (raw, cells[:5])
+    assert browser.errors == []
+
+
 def test_status_headers_keep_their_hour_together(site) -> None:  # type: ignore[no-untyped-def]
     """'Bytes skipped (1 h)' must not wrap as 'Bytes skipped (1' / 'h)'."""
     browser, base, _ = site
