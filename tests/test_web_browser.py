@@ -91,6 +91,16 @@ def _meter_page(browser: Browser, base: str) -> None:
     browser.wait_for("document.getElementById('chart').dataset.xmin && Number(document.getElementById('bars').dataset.bars) >= 1")
 
 
+def _status_with_heads(browser: Browser, base: str) -> None:
+    """The status page once the feed has reported its two heads (it starts after its pause)."""
+    end = time.monotonic() + 60
+    browser.goto(base + "/status")
+    while browser.evaluate("document.querySelectorAll('table.heads tr').length") < 3:
+        assert time.monotonic() < end, "the feed reported no heads"
+        time.sleep(1)
+        browser.goto(base + "/status")
+
+
 def _chart(browser: Browser) -> dict:
     return browser.evaluate("Object.assign({}, document.getElementById('chart').dataset,"
                             " {xticks: document.querySelector('#chart .uplot').dataset.xticks})")
@@ -125,15 +135,27 @@ def test_meter_page_says_when_data_stopped(site) -> None:  # type: ignore[no-unt
     browser.wait_for("!document.getElementById('meter').classList.contains('stale')", timeout=40)
 
 
+def test_means_have_the_meters_decimals(site) -> None:  # type: ignore[no-untyped-def]
+    """Over 7 days the chart shows minute means; its table and legend give them with the
+    decimals the meter sends (2,840.64 W), not the mean's (2,840.6417 W)."""
+    browser, base, _ = site
+    _meter_page(browser, base)
+    raw = browser.evaluate("document.querySelector('[data-latest=\"1-0:16.7.0*255\"]').dataset.num")
+    digits = len(raw.split(".")[1]) if "." in raw else 0
+    browser.evaluate("document.getElementById('chart').dataset.xmin = ''; document.querySelector('[data-range=\"604800\"]').click();"
+                     " document.getElementById('chart-data').open = true; true")
+    browser.wait_for("document.getElementById('chart').dataset.xmin && document.getElementById('chart').dataset.resolution === 'minute'")
+    cells = browser.wait_for("document.querySelectorAll('#chart-table tbody td').length > 10 &&"
+                             " [...document.querySelectorAll('#chart-table tbody td')].map(td => td.textContent)")
+    shown = {len(c.split(".")[1]) if "." in c else 0 for c in cells if c not in ("", "–")}
+    assert shown == {digits}, (raw, cells[:5])
+    assert browser.errors == []
+
+
 def test_status_headers_keep_their_hour_together(site) -> None:  # type: ignore[no-untyped-def]
     """'Bytes skipped (1 h)' must not wrap as 'Bytes skipped (1' / 'h)'."""
     browser, base, _ = site
-    browser.goto(base + "/status")
-    end = time.monotonic() + 60
-    while not browser.evaluate("document.querySelectorAll('table.heads th').length"):
-        assert time.monotonic() < end, "the feed reported no heads"  # it starts after its pause
-        time.sleep(1)
-        browser.goto(base + "/status")
+    _status_with_heads(browser, base)
     heads = browser.evaluate("[...document.querySelectorAll('table.heads th')].map(th => th.textContent)")
     hourly = [h for h in heads if "(1" in h]
     assert len(hourly) == 3 and all(h.endswith("\u00a0(1\u00a0h)") for h in hourly), heads
@@ -314,9 +336,12 @@ def test_no_page_is_wider_than_a_phone(site, width: int) -> None:  # type: ignor
             browser.goto(base + page)
             time.sleep(0.5)
             assert browser.evaluate("document.documentElement.scrollWidth") <= width, page
-        browser.goto(base + "/status")
-        browser.wait_for("document.querySelectorAll('table.heads tr').length >= 3", timeout=10)  # two heads, long error
+        _status_with_heads(browser, base)  # two heads, one with a long error
         assert browser.evaluate("document.documentElement.scrollWidth") <= width
+        # One head per block, each "name: value" line in the same type size.
+        sizes = browser.evaluate("[...document.querySelectorAll('table.heads td:not(:first-child)')]"
+                                 ".filter(td => td.offsetHeight).map(td => getComputedStyle(td).fontSize)")
+        assert len(sizes) > 10 and len(set(sizes)) == 1, sizes
     finally:
         browser.viewport(1280, 1000)
 

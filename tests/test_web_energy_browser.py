@@ -268,6 +268,11 @@ def test_no_overflow_on_a_phone(site, width: int) -> None:  # type: ignore[no-un
                 browser.evaluate("document.getElementById('energy-data').open = true; true")
                 time.sleep(0.2)
                 assert browser.evaluate("document.documentElement.scrollWidth") <= width, (lang, period)
+                # The table of bars fits too: no column to scroll sideways to.
+                browser.wait_for("document.querySelectorAll('#energy-table tr').length > 1")
+                box = browser.evaluate("(() => { const b = document.getElementById('energy-table').parentElement;"
+                                       " return [b.scrollWidth, b.clientWidth]; })()")
+                assert box[0] <= box[1], (lang, period, box)
     finally:
         browser.language("en-US")
         browser.viewport(1280, 1000)

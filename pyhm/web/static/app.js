@@ -459,6 +459,9 @@ function meterPage(root) {
       const col = new Array(times.length).fill(undefined);  // undefined: not sampled here; null: a gap
       for (const [t, v] of rows[i]) col[index.get(t)] = v;
       col.digits = Math.max(0, ...r.points.slice(-20).map((p) => decimalsOf(p.value)));
+      // A mean (minutes, hours, days) has more decimals than the meter measures: show the meter's.
+      const latest = root.querySelector(`[data-latest="${CSS.escape(ticked[i].value)}"]`);
+      if (r.resolution !== "raw" && latest) col.digits = latest.dataset.digits !== undefined ? Number(latest.dataset.digits) : decimalsOf(latest.dataset.num);
       data.push(col);
       series.push({
         label: `${ticked[i].parentElement.querySelector(".name").textContent.trim()} (${r.unit || ""})`, stroke: seriesColour(ticked[i].dataset.colour), width: 1.5, scale: r.unit || "", spanGaps: false,
