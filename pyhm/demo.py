@@ -47,14 +47,14 @@ START_WH = {HOUSE: (16_480_000, 9_210_000), HEAT_PUMP: (21_370_000, 0)}  # impor
 # meter and minutes of work on a Raspberry Pi; the store does not need it either: charts of
 # more than a day are drawn from hourly rollups, a day's chart from minute rollups, only an
 # hour's from the raw telegrams (``Query.choose_level``), and every total is a difference
-# of the counters, exact at any step. So the last quarter of an hour has a telegram a second
-# (live detail on the 1 h chart), the last day one a minute (the 24 h chart is complete), and
+# of the counters, exact at any step. So the last hour has a telegram a second (the 1 h
+# chart draws raw telegrams and shows a wider spacing as gaps), the last day one a minute (the 24 h chart is complete), and
 # older days one every 15 minutes (4 points an hour for the week and month charts; each
 # meter's power is held over its step, and its counters integrate exactly what it shows, so
-# totals are right, merely coarser in time). That is about 11,000 telegrams for two meters
-# and five weeks: seconds on a Raspberry Pi, ~4 MB. Steps divide 15 minutes, so every
+# totals are right, merely coarser in time). That is about 16,500 telegrams for two meters
+# and five weeks: seconds on a Raspberry Pi, ~5 MB. Steps divide 15 minutes, so every
 # zone's local midnight is an instant of the history.
-RECENT_MS, RECENT_STEP_MS = 900_000, 1_000
+RECENT_MS, RECENT_STEP_MS = 3_600_000, 1_000
 DAY_MS, DAY_STEP_MS = 86_400_000, 60_000
 OLD_STEP_MS = 900_000
 
@@ -82,7 +82,7 @@ def demo_meters(tz: tzinfo, at_ms: int) -> List[ModelMeter]:
 
 def history_times(start_ms: int, end_ms: int) -> Iterator[int]:
     """The instants of the history in [start, end]: 15 minutes apart, a minute apart in the
-    last day, a second apart in the last quarter of an hour; each on a multiple of its step."""
+    last day, a second apart in the last hour; each on a multiple of its step."""
     t = start_ms
     while t < end_ms:
         yield t
