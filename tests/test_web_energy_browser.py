@@ -311,3 +311,35 @@ def test_energy_screenshots(site) -> None:  # type: ignore[no-untyped-def]
         browser.viewport(1280, 1000)
     assert len(shots) == 8 and all(p.stat().st_size > 5000 for p in shots)
     assert browser.errors == []
+
+
+BUSY = """(() => {{ const real = window.fetch; let left = {n};
+  window.fetch = (url, opts) => (String(url).startsWith('/api/energy') && left-- > 0)
+    ? Promise.resolve(new Response('{{"error": "busy"}}', {{status: 429, headers: {{'Retry-After': '0.2'}}}}))
+    : real(url, opts); return true; }})()"""
+
+
+def test_a_busy_server_is_asked_again(site) -> None:  # type: ignore[no-untyped-def]
+    """Two 429s (the server's limit on energy answers) are waited out as Retry-After says; the chart comes."""
+    browser, base = site
+    browser.goto(base + "/energy")
+    drawn(browser, today().isoformat())
+    browser.evaluate(BUSY.format(n=2))
+    reset(browser)
+    browser.evaluate("document.querySelector('button[data-period=week]').click(); true")
+    assert int(drawn(browser, (today() - timedelta(days=today().weekday())).isoformat())["slots"]) == 7
+
+
+def test_a_server_that_stays_busy_is_said_in_words(site) -> None:  # type: ignore[no-untyped-def]
+    browser, base = site
+    browser.language("de-DE")
+    try:
+        browser.goto(base + "/energy")
+        drawn(browser, today().isoformat())
+        browser.evaluate(BUSY.format(n=99))
+        browser.evaluate("document.querySelector('button[data-period=month]').click(); true")
+        info = browser.wait_for("document.getElementById('energy-info').textContent.includes('ausgelastet')"
+                                " && document.getElementById('energy-info').textContent")
+        assert "busy" not in info
+    finally:
+        browser.language("en-US")

@@ -61,9 +61,17 @@ function localize(root) {
   });
 }
 
-const api = async (path) => {
+// A busy server (429, e.g. many Energy years at once) is asked again after the Retry-After it
+// names (at most 5 s), twice; only then does the page say so, in its own language.
+const api = async (path, tries = 3) => {
   const res = await fetch(path, { headers: { "X-Requested-With": "pyhm" }, credentials: "same-origin" });
   if (res.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname); throw new Error("login"); }
+  if (res.status === 429 && tries > 1) {
+    const wait = Math.min(5, Math.max(0.2, Number(res.headers.get("Retry-After")) || 1));
+    await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+    return api(path, tries - 1);
+  }
+  if (res.status === 429) throw new Error(t("pyhm is busy. Please try again in a moment."));
   if (!res.ok) throw new Error((await res.json()).error || res.statusText);
   return res.json();
 };
