@@ -35,10 +35,12 @@ def test_wrong_message_crcs_are_counted_in_the_heads_health(tmp_path: Path) -> N
         row = wait_for(lambda: (h := head(db, "EBZ")) and h["messages_bad"] >= 3 * per_frame and h, what="counted")
         assert row["frames_ok"] == 3 and row["frames_bad"] == 0  # decoded and stored all the same
         q = Query(db)
-        status = api.status(q)
+        status, meters = api.status(q), q.meters()
         q.close()
         (shown,) = [h for h in status["heads"] if h["serial"] == "EBZ"]
         assert shown["messages_bad"] == 3 * per_frame
+        (m,) = [m for m in meters if m.server_id.hex() == shown["meter"]]  # named as on the other pages
+        assert shown["meter_id"] == m.id and shown["meter_label"] == m.label
     finally:
         stop(proc)
         meter.unplug()

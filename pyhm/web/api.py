@@ -301,12 +301,15 @@ def status(q: Optional[Query]) -> Dict[str, Any]:
     if q is None:
         return {"database": None, "acquisition": {"running": False}, "heads": [], "versions": versions}
     now = int(time.time() * 1000)
+    meters = {m.server_id: m for m in q.meters()}
     heads = []
     for h in q.heads():
         minutes = q.head_minutes(h["serial"], now - 3_600_000, now + 60_000)
+        meter = meters.get(bytes(h["server_id"])) if h["server_id"] else None
         heads.append({
             "serial": h["serial"], "device": h["device"], "present": bool(h["present"]), "state": h["state"],
             "meter": h["server_id"].hex() if h["server_id"] else None,
+            "meter_id": meter.id if meter else None, "meter_label": meter.label if meter else None,
             "frames_ok": h["frames_ok"], "frames_bad": h["frames_bad"], "bytes_skipped": h["bytes_skipped"],
             "messages_bad": h["messages_bad"],
             "last_frame": iso(h["last_frame_ms"], q.tz), "last_seen": iso(h["last_seen_ms"], q.tz), "last_error": h["last_error"],

@@ -24,7 +24,13 @@
       % end
       </tr></thead>
       % for h in data['heads']:
-      <tr><td data-label="{{cols[0]}}" translate="no">{{h['serial']}}<br><span class="muted small">{{h['device']}}</span></td><td data-label="{{cols[1]}}">{{_(h['state']) if h['present'] else _("unplugged")}}</td><td data-label="{{cols[2]}}" class="small wrap" translate="no">{{h['meter'] or '–'}}</td>
+      <tr><td data-label="{{cols[0]}}" translate="no">{{h['serial']}}<br><span class="muted small">{{h['device']}}</span></td><td data-label="{{cols[1]}}">{{_(h['state']) if h['present'] else _("unplugged")}}</td><td data-label="{{cols[2]}}" class="small wrap" translate="no">\\
+% if h['meter_id'] is not None:
+<a href="/meter/{{h['meter_id']}}">{{h['meter_label']}}</a>\\
+% else:
+{{h['meter'] or '–'}}\\
+% end
+</td>
         <td data-label="{{cols[3]}}" class="num" data-num="{{h['last_hour']['frames_ok']}}">{{h['last_hour']['frames_ok']}}</td><td data-label="{{cols[4]}}" class="num" data-num="{{h['last_hour']['frames_bad']}}">{{h['last_hour']['frames_bad']}}</td><td data-label="{{cols[5]}}" class="num" data-num="{{h['last_hour']['bytes_skipped']}}">{{h['last_hour']['bytes_skipped']}}</td><td data-label="{{cols[6]}}" class="num" data-num="{{h['messages_bad']}}">{{h['messages_bad']}}</td>
         <td data-label="{{cols[7]}}" class="small"><time datetime="{{h['last_frame'] or ''}}">{{h['last_frame'] or '–'}}</time></td><td data-label="{{cols[8]}}" class="small wrap" translate="no">{{h['last_error'] or ''}}</td></tr>
       % end
