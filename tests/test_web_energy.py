@@ -166,6 +166,7 @@ def test_previous_period_and_last_year(server: Server, period: str, day: str, pr
         else:
             assert "same_time" not in got  # a past period is compared whole
         assert got["change"]["import"] == ((imp_now - imp) / imp * 100).quantize(Decimal("0.1"))
+        assert got["change"]["net"] is None  # a difference of two flows: a per cent of it would mislead
     assert data["steps"]["previous"] == previous.isoformat()
 
 

@@ -255,6 +255,15 @@ def test_german(site) -> None:  # type: ignore[no-untyped-def]
     assert browser.errors == []
 
 
+def test_the_hours_follow_the_pages_clock(site) -> None:  # type: ignore[no-untyped-def]
+    """One clock per page: an en-US page labels the day's hours as its other times, with AM/PM."""
+    browser, base = site
+    browser.goto(base + f"/energy?period=day&date={(today() - timedelta(days=3)).isoformat()}")
+    drawn(browser, (today() - timedelta(days=3)).isoformat())
+    ticks = browser.evaluate("document.querySelector('#energy-chart .uplot').dataset.xticks").split("|")
+    assert ticks[0] == "12 AM" and all(t.endswith(("AM", "PM")) for t in ticks), ticks
+
+
 @pytest.mark.parametrize("width", [360, 390])
 def test_no_overflow_on_a_phone(site, width: int) -> None:  # type: ignore[no-untyped-def]
     browser, base = site

@@ -50,7 +50,7 @@ def _series(q: Query, meter_id: int, code: str) -> Optional[Series]:
 
 def _change(now: Optional[Decimal], before: Optional[Decimal]) -> Optional[Decimal]:
     """The change against ``before`` in per cent, to 0.1 (None when there is nothing to compare,
-    or when a net turned from export to import or back: +183 % of a sign change says nothing)."""
+    or when a value turned from export to import or back: +183 % of a sign change says nothing)."""
     if now is None or before is None or before == 0 or (now < 0) != (before < 0):
         return None
     return ((now - before) / abs(before) * 100).quantize(Decimal("0.1"))
@@ -136,7 +136,10 @@ def _compare(totals: _Totals, period: str, first: date, tz: Any, elapsed: Option
     if elapsed is not None:
         cut = min(b, localtime.to_ms(datetime.combine(first, clock()) + elapsed, tz))
         base = out["same_time"] = {"to": iso(cut, tz), **totals.both(a, b, cut)}
-    out["change"] = {k: _change(now[k], base[k]) for k in ("import", "export", "net")}
+    # The net gets no per cent: it is a difference of two flows, so its base can be near zero or of
+    # either sign ("-704 %" for a day that exported more than the day before says nothing).
+    out["change"] = {"import": _change(now["import"], base["import"]), "export": _change(now["export"], base["export"]),
+                     "net": None}
     return out
 
 

@@ -16,8 +16,9 @@
   };
   // Bar labels, in the household's zone: hours, weekdays, days of the month, months.
   const L = {
-    hour: dateFormat({ hour: "2-digit", minute: "2-digit", hourCycle: "h23" }),
-    hourZone: dateFormat({ hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short" }),
+    hour: dateFormat({ hour: "2-digit", minute: "2-digit" }),  // the page's clock: 24-hour or AM/PM
+    hourZone: dateFormat({ hour: "2-digit", minute: "2-digit", timeZoneName: "short" }),
+    hourShort: dateFormat({ hour: "numeric" }),  // an axis in AM/PM: "6 AM", not "06:00 AM"
     weekday: dateFormat({ weekday: "short", day: "numeric" }),
     weekdayOnly: dateFormat({ weekday: "short" }),
     dayOfMonth: dateFormat({ day: "numeric" }),
@@ -161,14 +162,16 @@
       const xs = starts.map((s, i) => (s + ends[i]) / 2000);  // a bar's middle, in seconds
       const imp = r.bars.map((b) => (b.import === null ? null : Number(b.import)));
       const exp = r.bars.map((b) => (b.export === null ? null : -Number(b.export)));
-      const label = r.period === "day" ? L.hour : r.period === "week" ? L.weekday : r.period === "month" ? L.dayOfMonth : L.month;
+      const twelve = /h1[12]/.test(L.hour.resolvedOptions().hourCycle || "");
+      const label = r.period === "day" ? (twelve ? L.hourShort : L.hour) : r.period === "week" ? L.weekday
+        : r.period === "month" ? L.dayOfMonth : L.month;
       const full = r.period === "day" ? L.hour : r.period === "year" ? L.monthLong : L.dayMonth;
       const byX = new Map(xs.map((x, i) => [x, starts[i]]));
       // At least 10 Wh high: finer steps would print the same three decimals on every line.
       const max = Math.max(0.01, ...imp.map((v) => v || 0), ...exp.map((v) => -(v || 0)));
       const d = digits(max);
       const stroke = css("--muted"), grid = css("--grid");
-      const room = { day: 34, week: 58, month: 26, year: 40 }[r.period];
+      const room = { day: twelve ? 44 : 34, week: 58, month: 26, year: 40 }[r.period];
       const opts = {
         width: width(), height: 280,
         series: [
