@@ -10,6 +10,7 @@ from pathlib import Path
 import corpus
 from acquirehelp import head, start, stop, wait_for, write_config
 from pyhm.acquire.simulate import PtyMeter
+from pyhm.simulator import SimulatedMeter
 from pyhm.sml import decode_frame, read_frames
 from pyhm.store import Query
 from pyhm.store.live import LiveWriter, live_path
@@ -70,3 +71,35 @@ def test_status_says_what_pyhm_writes_a_day(tmp_path: Path) -> None:
     assert api.disk_writes(q) is None  # no acquisition running: nothing measured
     q.close()
     w.close()
+
+
+def test_the_last_hours_counts_are_live_within_the_commit_window(tmp_path: Path) -> None:
+    """With the SD card's 60 s window, the status page's "Frames ok (1 h)" counts the frames
+    received since the last commit too: a head that reads shows its frames, not 0."""
+    cfg = write_config(tmp_path, commit_seconds=60)
+    db = tmp_path / "pyhm.db"
+    meter = PtyMeter(tmp_path / "heads", "LIVE1", meter=SimulatedMeter(31))
+    proc = start(cfg)
+    try:
+        wait_for(lambda: head(db, "LIVE1"), what="head found")
+        for _ in range(6):
+            assert meter.send()
+            time.sleep(0.3)
+
+        def shown() -> dict:
+            q = Query(db)
+            try:
+                return next(h for h in api.status(q)["heads"] if h["serial"] == "LIVE1")
+            finally:
+                q.close()
+
+        counted = wait_for(lambda: (h := shown())["last_hour"]["frames_ok"] >= 6 and h, what="live counts")
+        assert counted["last_hour"]["frames_ok"] == 6 and counted["last_hour"]["frames_bad"] == 0
+        q = Query(db)
+        try:  # the database itself has not been told yet: the counts came from the live store
+            assert q.db.execute("SELECT COALESCE(SUM(frames_ok), 0) FROM head_minutes").fetchone()[0] == 0
+        finally:
+            q.close()
+    finally:
+        stop(proc)
+        meter.unplug()

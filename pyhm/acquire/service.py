@@ -148,10 +148,10 @@ class WriterThread(threading.Thread):
     def _write_live(self, io_base: Optional[int]) -> None:
         """The live file anew, with the heads and the writer's state as they are now."""
         written = write_bytes()
-        self.live.heads(dict(h._asdict(), server_id=h.server_id.hex() if h.server_id else None)
-                        for h in self.heads.current())
+        heads = self.heads.current()
+        self.live.heads(dict(h._asdict(), server_id=h.server_id.hex() if h.server_id else None) for h in heads)
         self.live.note(last_commit_ms=self.writer.last_commit_ms, storage_error=self.writer.failing,
-                       head_minutes=self.writer.unwritten_head_minutes(),
+                       head_minutes=self.writer.unwritten_head_minutes(int(time.time() * 1000), heads),
                        io={"write_bytes": None if written is None or io_base is None else written - io_base,
                            "since_ms": self.live.started_ms})
         try:

@@ -215,9 +215,23 @@ class Writer:
         if row is None or row[0] != value:
             self.db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, value))
 
-    def unwritten_head_minutes(self) -> List[Tuple[str, int, int, int, int]]:
-        """Per-minute head counts committed in totals but not yet written as minutes."""
-        return [(serial, ts, *counts) for (serial, ts), counts in self._head_minutes.items()]
+    def unwritten_head_minutes(self, now_ms: int = 0, heads: Sequence[HeadStats] = ()) -> List[Tuple[str, int, int, int, int]]:
+        """Per-minute head counts not yet written as minutes: those committed in totals, and what
+        ``heads`` (as they are now) counted since the last commit, in the minute of ``now_ms``,
+        so that the last hour's counts are live too, not one commit window behind."""
+        gathered = dict(self._head_minutes)
+        for h in heads:
+            ok, bad, skipped, _ = self._head_growth(h)[1]
+            _gather(gathered, h.serial, now_ms - now_ms % MINUTE_MS, ok, bad, skipped)
+        return [(serial, ts, *counts) for (serial, ts), counts in gathered.items()]
+
+    def _head_growth(self, h: HeadStats) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
+        """A head's counters now, and what they grew by since the last commit."""
+        counts = (h.frames_ok, h.frames_bad, h.bytes_skipped, h.messages_bad)
+        base = self._head_base.get(h.serial, (0, 0, 0, 0))
+        if any(c < b for c, b in zip(counts, base)):
+            base = (0, 0, 0, 0)  # its reader started again: counts begin at zero
+        return counts, tuple(c - b for c, b in zip(counts, base))
 
     def report_heads(self, heads: Sequence[HeadStats]) -> None:
         """The heads' current health, stored with the next commit."""
@@ -348,11 +362,7 @@ class Writer:
         minute = now_ms - now_ms % MINUTE_MS
         gathered = dict(self._head_minutes)
         for h in self._heads:
-            counts = (h.frames_ok, h.frames_bad, h.bytes_skipped, h.messages_bad)
-            base = self._head_base.get(h.serial, (0, 0, 0, 0))
-            if any(c < b for c, b in zip(counts, base)):
-                base = (0, 0, 0, 0)  # its reader started again: counts begin at zero
-            ok, bad, skipped, messages_bad = (c - b for c, b in zip(counts, base))
+            counts, (ok, bad, skipped, messages_bad) = self._head_growth(h)
             self._head_next[h.serial] = counts
             self.db.execute(
                 "INSERT INTO heads (serial, device, present, state, first_seen_ms, last_seen_ms, server_id,"
@@ -368,9 +378,7 @@ class Writer:
                 (h.serial, h.device, int(h.present), h.state, now_ms, now_ms, h.server_id, ok, bad, skipped,
                  h.last_frame_ms, h.last_error, messages_bad),
             )
-            if ok or bad or skipped:
-                old = gathered.get((h.serial, minute), (0, 0, 0))
-                gathered[(h.serial, minute)] = (old[0] + ok, old[1] + bad, old[2] + skipped)
+            _gather(gathered, h.serial, minute, ok, bad, skipped)
         self._heads = []
         if minutes:
             self.db.executemany(
@@ -512,3 +520,11 @@ class Writer:
             self.db.execute("DELETE FROM rollup_minute WHERE series_id = ? AND ts_ms < ?", (series_id, minute_cut))
         self.db.execute("DELETE FROM head_minutes WHERE ts_ms < ?", (raw_cut,))
         self._pruned_at = now_ms
+
+
+def _gather(minutes: Dict[Tuple[str, int], Tuple[int, int, int]], serial: str, minute: int,
+            ok: int, bad: int, skipped: int) -> None:
+    """Add one head's frames and skipped bytes to its count of a minute."""
+    if ok or bad or skipped:
+        old = minutes.get((serial, minute), (0, 0, 0))
+        minutes[(serial, minute)] = (old[0] + ok, old[1] + bad, old[2] + skipped)
