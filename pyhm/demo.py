@@ -74,10 +74,14 @@ def demo_config(directory: Path, port: int) -> Config:
     )
 
 
-def demo_meters(tz: tzinfo, at_ms: int) -> List[ModelMeter]:
-    """The demo's two meters as they stand at ``at_ms``, with the counters the history begins with."""
-    return [ModelMeter(HOUSE, Household(HOUSE, tz), at_ms, *START_WH[HOUSE]),
-            ModelMeter(HEAT_PUMP, HeatPump(HEAT_PUMP, tz), at_ms, *START_WH[HEAT_PUMP])]
+def demo_meters(tz: tzinfo, at_ms: int, counters_of: Optional[List[ModelMeter]] = None) -> List[ModelMeter]:
+    """The demo's two meters as they stand at ``at_ms``, with the counters the history begins
+    with, or those ``counters_of`` (the same meters at another time) reached."""
+    meters = [ModelMeter(HOUSE, Household(HOUSE, tz), at_ms, *START_WH[HOUSE]),
+              ModelMeter(HEAT_PUMP, HeatPump(HEAT_PUMP, tz), at_ms, *START_WH[HEAT_PUMP])]
+    for new, old in zip(meters, counters_of or ()):
+        new.set_counters(old.import_dwh, old.export_dwh)
+    return meters
 
 
 def history_times(start_ms: int, end_ms: int) -> Iterator[int]:
@@ -123,7 +127,7 @@ def backfill(path: Path, meters: List[ModelMeter], start_ms: int, end_ms: int) -
 def prepare(path: Path, tz: tzinfo, weeks: float, clock: Callable[[], float] = time.time) -> List[ModelMeter]:
     """The demo's meters, standing at now: with ``weeks`` of history filled in, or (if the
     database already holds their data) going on from the counters stored last."""
-    now_ms = int(clock()) * 1000  # whole seconds, as the history's last quarter of an hour
+    now_ms = int(clock()) * 1000  # whole seconds, as the history's last hour
     meters = demo_meters(tz, now_ms)
     filling = path.with_name(path.name + ".filling")  # there while a fill-in runs: a start after a kill finishes it
     if path.exists():
@@ -150,9 +154,7 @@ def prepare(path: Path, tz: tzinfo, weeks: float, clock: Callable[[], float] = t
         if found and newest:
             log.warning("%s: the history's fill-in was interrupted at %s; filling in the rest up to now",
                         path, local(newest, tz).isoformat(timespec="seconds"))
-            resumed = demo_meters(tz, newest)
-            for r, m in zip(resumed, meters):
-                r.set_counters(m.import_dwh, m.export_dwh)
+            resumed = demo_meters(tz, newest, counters_of=meters)
             return _fill(path, filling, resumed, newest + RECENT_STEP_MS, now_ms, tz, clock, "the rest of the history")
     if weeks <= 0:
         return meters
@@ -178,10 +180,7 @@ def _fill(path: Path, filling: Path, meters: List[ModelMeter], start_ms: int, no
     except HistoryFailed as exc:
         log.error("%s: cannot fill in %s: %s; the demo goes on live without it (a start after that "
                   "is fixed fills in the rest)", path, what, exc)
-        live = demo_meters(tz, max(int(clock()) * 1000, max(m.ms for m in meters)))
-        for new, old in zip(live, meters):
-            new.set_counters(old.import_dwh, old.export_dwh)
-        return live
+        return demo_meters(tz, max(int(clock()) * 1000, max(m.ms for m in meters)), counters_of=meters)
     filling.unlink()
     log.info("filled in %s: %d telegrams in %.1f s", what, count, time.monotonic() - began)
     return meters

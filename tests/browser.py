@@ -87,6 +87,14 @@ class Browser:
         self.call("Page.navigate", url=url)
         self.wait_for("document.readyState === 'complete' && location.href !== 'about:blank'")
 
+    def log_in(self, base: str, password: str, path: str = "/") -> None:
+        """Open ``path``, get sent to the login page, log in, and be back at ``path``."""
+        self.goto(base + path)
+        assert self.wait_for("location.pathname") == "/login"
+        self.evaluate(f"document.getElementById('password').value = '{password}';"
+                      "document.querySelector('form').submit(); true")
+        self.wait_for(f"location.pathname === '{path}' && document.readyState === 'complete'")
+
     def wait_for(self, expression: str, timeout: float = 20) -> Any:
         end = time.monotonic() + timeout
         while time.monotonic() < end:

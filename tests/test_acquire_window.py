@@ -143,11 +143,7 @@ def test_the_dashboard_shows_a_new_telegram_within_two_seconds(tmp_path: Path) -
         web = Server(tmp_path, db)
         browser = Browser()
         base = f"https://127.0.0.1:{web.port}"
-        browser.goto(base + "/")
-        browser.wait_for("location.pathname === '/login'")
-        browser.evaluate(f"document.getElementById('password').value = '{PASSWORD}';"
-                         "document.querySelector('form').submit(); true")
-        browser.wait_for("location.pathname === '/' && document.readyState === 'complete'")
+        browser.log_in(base, PASSWORD)
         lags = []
         for _ in range(5):
             assert meter.send()

@@ -66,11 +66,7 @@ def _site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[Browser, s
     server = Server(tmp, password=PASSWORD)
     browser = Browser()
     base = f"https://127.0.0.1:{server.port}"
-    browser.goto(base + "/")
-    assert browser.wait_for("location.pathname") == "/login"
-    browser.evaluate(f"document.getElementById('password').value = '{PASSWORD}';"
-                     "document.querySelector('form').submit(); true")
-    browser.wait_for("location.pathname === '/' && document.readyState === 'complete'")
+    browser.log_in(base, PASSWORD)
     yield browser, base, feed
     browser.close()
     feed.stop.set()

@@ -220,10 +220,7 @@ def dash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[Browser, st
     browser = Browser()
     base = f"https://127.0.0.1:{server.port}"
     try:
-        browser.goto(base + "/")
-        browser.wait_for("location.pathname === '/login'")
-        browser.evaluate(f"document.getElementById('password').value = '{PASSWORD}'; document.querySelector('form').submit(); true")
-        browser.wait_for("location.pathname === '/' && document.readyState === 'complete'")
+        browser.log_in(base, PASSWORD)
         yield browser, base
     finally:
         browser.close()

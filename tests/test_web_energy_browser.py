@@ -71,11 +71,7 @@ def energy_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[Brow
     server.start()
     browser = Browser()
     base = f"https://127.0.0.1:{server.port}"
-    browser.goto(base + "/energy")
-    assert browser.wait_for("location.pathname") == "/login"
-    browser.evaluate(f"document.getElementById('password').value = '{PASSWORD}';"
-                     "document.querySelector('form').submit(); true")
-    browser.wait_for("location.pathname === '/energy' && document.readyState === 'complete'")
+    browser.log_in(base, PASSWORD, "/energy")
     yield browser, base
     browser.close()
     server.stop()

@@ -19,8 +19,8 @@ from pyhm.export import parse_time
 from pyhm.obis import parse_obis
 from pyhm.store import Query
 from pyhm.store.query import PERIODS, Meter, NotFound, Series
-from pyhm.web.i18n import N_
 from pyhm.store.rollup import HOUR_MS, MINUTE_MS, Agg, decimal
+from pyhm.web.i18n import N_
 
 T = TypeVar("T")
 IMPORT, EXPORT, POWER = "1-0:1.8.0*255", "1-0:2.8.0*255", "1-0:16.7.0*255"

@@ -445,7 +445,8 @@ class Web:
             when = energy.day(p.get("date") or "")
         except ValueError:
             when = None
-        return self.render("energy", title="pyhm · " + (meter.label if meter else "Energy"), meters=meters, meter=meter,
+        title = meter.label if meter else self.translation().gettext(N_("Energy"))
+        return self.render("energy", title="pyhm · " + title, meters=meters, meter=meter,
                            period=period, date=when.isoformat() if when else "",
                            price=self.config.energy.price is not None)
 

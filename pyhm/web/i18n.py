@@ -35,6 +35,7 @@ class Language(NamedTuple):
     tag: str
 
 
+@lru_cache(maxsize=256)  # a household's few browsers send the same header on every request
 def choose(accept_language: str) -> Language:
     """The best of `LANGUAGES` for an Accept-Language header (RFC 9110 q-values); English if none fits.
 
